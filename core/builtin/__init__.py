@@ -1,0 +1,1 @@
+"""Plugins that ship with the core, loaded through the ``ganrun`` entry-point group."""

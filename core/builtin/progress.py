@@ -1,0 +1,44 @@
+"""Built-in plugin: a progress bar per epoch with the current losses (tqdm, on stderr)."""
+from __future__ import annotations
+
+import sys
+
+from tqdm import tqdm
+
+from ganrun import hookimpl
+
+_bars: dict[int, tqdm] = {}
+
+
+def _fmt(values: dict[str, float]) -> dict[str, str]:
+    return {k.split("/")[-1]: f"{v:.4g}" for k, v in values.items()}
+
+
+@hookimpl
+def ganrun_epoch_start(run, epoch, steps):
+    _bars[id(run)] = tqdm(total=steps, desc=f"epoch {epoch}/{run.recipe.train.epochs}",
+                          unit="step", file=sys.stderr, dynamic_ncols=True, leave=True)
+
+
+@hookimpl
+def ganrun_step_end(run, losses):
+    bar = _bars.get(id(run))
+    if bar is not None:
+        bar.set_postfix(_fmt(losses), refresh=False)
+        bar.update(1)
+
+
+@hookimpl
+def ganrun_epoch_end(run, report):
+    bar = _bars.pop(id(run), None)
+    if bar is not None:
+        bar.set_postfix(_fmt({k: v for k, v in report.metrics.items() if k.startswith("epoch/")}),
+                        refresh=False)
+        bar.close()
+
+
+@hookimpl
+def ganrun_run_end(run, status, error):
+    bar = _bars.pop(id(run), None)
+    if bar is not None:
+        bar.close()

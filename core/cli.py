@@ -1,0 +1,155 @@
+"""The ``ganrun`` command. Heavy imports (torch, mlflow) happen inside the commands, so
+``ganrun --help`` and ``ganrun --version`` answer at once.
+
+Exit codes: 0 done; 1 an unexpected error (with its traceback); 2 bad input (one line on
+stderr naming the key or file); 3 a run stopped by a plugin (a health monitor); 130 Ctrl-C.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Sequence
+
+from ganrun import __version__
+
+COMMANDS = ("train", "sample", "plugins")
+
+DESCRIPTION = """\
+Train GANs from recipes, with every run tracked.
+
+  ganrun RECIPE.yaml [KEY=VALUE ...] [--resume RUN|latest] [--summary-json PATH]
+  ganrun sample MODEL --n N --seed S --out OUT.png [--label C]
+  ganrun plugins
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2
+        raise _BadArgs(f"{self.prog}: {message}")
+
+
+class _BadArgs(Exception):
+    pass
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="ganrun", description=DESCRIPTION,
+                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=f"ganrun {__version__}")
+    sub = p.add_subparsers(dest="command", parser_class=_Parser)
+
+    t = sub.add_parser("train", help="train from a recipe (the default command)")
+    t.add_argument("recipe", help="recipe YAML file")
+    t.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="override recipe keys")
+    t.add_argument("--resume", metavar="RUN", help="run folder, run id, or 'latest'")
+    t.add_argument("--summary-json", metavar="PATH", help="write the run's summary as JSON")
+
+    s = sub.add_parser("sample", help="draw samples from a saved generator")
+    s.add_argument("model", help="generator .safetensors, run folder, MLflow run id or models:/NAME/V")
+    s.add_argument("--n", type=int, default=16, help="number of images (default 16)")
+    s.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    s.add_argument("--label", type=int, default=None, help="class to draw (conditional methods)")
+    s.add_argument("--out", required=True, help="output PNG")
+    s.add_argument("--tracking-uri", default=None, help="MLflow store (default: ./mlruns)")
+
+    sub.add_parser("plugins", help="list installed plugins and the hooks they implement")
+    return p
+
+
+def _setup():
+    from ganrun.plugins import get_plugin_manager
+    from ganrun.registry import Registry
+
+    pm = get_plugin_manager()
+    return pm, Registry.from_hooks(pm.hook)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from omegaconf import OmegaConf
+
+    from ganrun import engine
+    from ganrun.recipe import load_recipe, parse_overrides, read_yaml, validate
+    from ganrun.runs import RECIPE_FILE, find_run
+
+    pm, registry = _setup()
+    recipe = load_recipe(args.recipe, args.overrides, registry=registry)
+    resume_dir = None
+    if args.resume:
+        resume_dir = find_run(args.resume, recipe)
+        saved = read_yaml(resume_dir / RECIPE_FILE)  # the run's own recipe is authoritative
+        recipe = validate(OmegaConf.merge(saved, parse_overrides(args.overrides)),
+                          registry=registry, source=str(resume_dir / RECIPE_FILE))
+    started = time.time()
+    run = engine.prepare(recipe, pm, registry, resume_dir)
+    try:
+        engine.execute(run)
+    finally:
+        _report(run, time.time() - started, args.summary_json)
+    if run.stop_reason:
+        print(f"ganrun: stopped: {run.stop_reason}", file=sys.stderr)
+    return run.exit_code
+
+
+def _report(run, seconds: float, summary_json: str | None) -> None:
+    lines = [f"run {run.status} after {run.epoch} epoch(s), {seconds:.0f} s",
+             f"  output dir: {run.output_dir}"]
+    lines += [f"  {k}: {v}" for k, v in run.summary.items()]
+    print("\n".join(lines), file=sys.stderr if run.status != "FINISHED" else sys.stdout)
+    if summary_json:
+        summary = {"run_id": run.id, "output_dir": str(run.output_dir), "status": run.status,
+                   "metrics": run.metrics, "generator": run.generator_path}
+        Path(summary_json).write_text(json.dumps(summary, indent=2))
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from ganrun.builtin.tracking import default_uri
+    from ganrun.sampling import sample
+
+    pm, registry = _setup()
+    out = sample(args.model, args.n, args.seed, args.label, args.out, pm=pm, registry=registry,
+                 tracking_uri=args.tracking_uri or default_uri())
+    print(out)
+    return 0
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    pm, registry = _setup()
+    for rec in pm.records:
+        print(f"{rec.name}  ({rec.distribution} {rec.version}, {rec.module})")
+        print(f"    hooks: {', '.join(pm.hooks_of(rec.name))}")
+    print(f"methods: {', '.join(sorted(registry.methods)) or '-'}")
+    print(f"datasets: {', '.join(sorted(registry.datasets)) or '-'}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] not in COMMANDS and not argv[0].startswith("-"):
+        argv.insert(0, "train")
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help()
+            return 2
+        return {"train": cmd_train, "sample": cmd_sample, "plugins": cmd_plugins}[args.command](args)
+    except _BadArgs as e:
+        print(e, file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("ganrun: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:
+        from ganrun.errors import UserError
+
+        if isinstance(e, UserError):
+            print(f"ganrun: error: {e}", file=sys.stderr)
+            return e.exit_code
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

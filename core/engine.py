@@ -1,0 +1,258 @@
+"""The loop: recipe in, networks from the role hooks, epochs of ``train_step``, hooks out.
+
+The engine knows no method, tracker or file format by name. Grids, checkpoints, progress
+bars and tracking are lifecycle plugins; a method only writes ``train_step``.
+"""
+from __future__ import annotations
+
+import json
+import random
+import signal
+import time
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from ganrun.checkpoint import load_checkpoint, rng_state, set_rng_state
+from ganrun.errors import PluginError, UserError
+from ganrun.recipe import to_yaml
+from ganrun.registry import Registry
+from ganrun.runs import RECIPE_FILE, RUN_INFO, read_info
+from ganrun.trainer import Trainer
+
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, handled like Ctrl-C: the run ends KILLED, its plugins told."""
+
+
+@dataclass
+class EpochReport:
+    """What an epoch produced; lifecycle plugins may add metrics and files to it."""
+
+    epoch: int
+    metrics: dict[str, float] = field(default_factory=dict)
+    artifacts: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Run:
+    """One training run as the lifecycle plugins see it."""
+
+    recipe: Any
+    recipe_yaml: str
+    output_dir: Path
+    trainer: Trainer
+    hook: Any  # the plugin manager's hook relay, for plugins that call further hooks
+    data_rng: torch.Generator
+    loader: Any  # iterable of batches (dicts of tensors)
+    steps_per_epoch: int
+    id: str | None = None
+    epoch: int = 0  # epochs completed
+    step: int = 0  # steps completed
+    resumed: bool = False
+    status: str = "RUNNING"
+    metrics: dict[str, float] = field(default_factory=dict)  # the last epoch's metrics
+    summary: dict[str, str] = field(default_factory=dict)  # lines the CLI prints at the end
+    plugin_versions: dict[str, str] = field(default_factory=dict)  # plugin -> "dist version"
+    generator_path: str | None = None
+    stop_reason: str | None = None
+    exit_code: int = 0
+
+    def request_stop(self, reason: str, status: str = "FAILED", exit_code: int = 3) -> None:
+        """Ask the engine to end the run after the current step (health monitors)."""
+        self.stop_reason, self.status, self.exit_code = reason, status, exit_code
+
+    def state_dict(self) -> dict[str, Any]:
+        """The whole state needed to continue this run exactly: what a checkpoint holds."""
+        return {
+            "epoch": self.epoch,
+            "step": self.step,
+            "run_id": self.id,
+            "trainer": self.trainer.state_dict(),
+            "rng": rng_state(),
+            "data_rng": self.data_rng.get_state(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.epoch, self.step = int(state["epoch"]), int(state["step"])
+        self.trainer.load_state_dict(state["trainer"])
+        set_rng_state(state["rng"])
+        self.data_rng.set_state(state["data_rng"])
+
+    def write_info(self) -> None:
+        info = {"id": self.id, "status": self.status, "name": self.recipe.name,
+                "experiment": self.recipe.track.experiment or self.recipe.name,
+                "epoch": self.epoch, "epochs": self.recipe.train.epochs}
+        (self.output_dir / RUN_INFO).write_text(json.dumps(info, indent=2))
+
+
+def resolve_device(spec: str) -> torch.device:
+    if spec == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(spec)
+    except RuntimeError:
+        raise UserError(f"train.device: '{spec}' is not a device (cpu, cuda, cuda:N, auto)") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise UserError(f"train.device: '{spec}' asked for, but this machine has no CUDA device")
+    return device
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def build_trainer(recipe: Any, pm: Any, registry: Registry, device: torch.device) -> Trainer:
+    """Ask the role hooks for every network of the method, its losses and its trainer."""
+    info = registry.method(recipe.method)
+    hook = pm.hook
+
+    def ask(role: str, **kwargs: Any) -> Any:
+        result = getattr(hook, f"ganrun_make_{role}")(recipe=recipe, **kwargs)
+        if result is None:
+            raise PluginError(f"no plugin answers ganrun_make_{role} for method '{recipe.method}'")
+        return result
+
+    nets: dict[str, dict[str, nn.Module]] = {}
+    for role, names in (("generator", info.generators), ("discriminator", info.discriminators)):
+        nets[role] = {}
+        for name in names:
+            net = ask(role, name=name)
+            if not isinstance(net, nn.Module):
+                raise PluginError(f"ganrun_make_{role}(name='{name}') for '{recipe.method}' "
+                                  f"returned {type(net).__name__}, not a torch.nn.Module")
+            nets[role][name] = net.to(device)
+    losses = ask("losses")
+    trainer = ask("trainer", generators=nets["generator"], discriminators=nets["discriminator"],
+                  losses=losses, device=device)
+    if not isinstance(trainer, Trainer):
+        raise PluginError(f"ganrun_make_trainer for '{recipe.method}' returned "
+                          f"{type(trainer).__name__}, not a ganrun.trainer.Trainer")
+    return trainer
+
+
+def make_loader(dataset: Any, recipe: Any, rng: torch.Generator) -> DataLoader:
+    return DataLoader(dataset, batch_size=recipe.train.batch_size, shuffle=True, generator=rng,
+                      drop_last=recipe.train.drop_last,
+                      collate_fn=getattr(dataset, "collate", None))
+
+
+def new_run_dir(recipe: Any) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    path = Path(recipe.output.dir) / recipe.name / f"{stamp}-{uuid.uuid4().hex[:6]}"
+    path.mkdir(parents=True, exist_ok=False)
+    return path.resolve()
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    def handler(signum, frame):
+        raise Terminated()
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def prepare(recipe: Any, pm: Any, registry: Registry, resume_dir: str | Path | None = None) -> Run:
+    """Build everything a run needs; on resume, load the latest checkpoint of ``resume_dir``."""
+    from ganrun.checkpoint import latest_checkpoint
+
+    if recipe.train.threads:
+        torch.set_num_threads(recipe.train.threads)
+    device = resolve_device(recipe.train.device)
+    seed_everything(recipe.train.seed)
+    dataset = registry.dataset(recipe.data.name).load(recipe.data, "train")
+    if len(dataset) == 0:
+        raise UserError(f"data.name: dataset '{recipe.data.name}' is empty")
+    trainer = build_trainer(recipe, pm, registry, device)
+    data_rng = torch.Generator().manual_seed(recipe.train.seed)
+    loader = make_loader(dataset, recipe, data_rng)
+    if len(loader) == 0:
+        raise UserError(f"train.batch_size: {recipe.train.batch_size} leaves no batch "
+                        f"with drop_last on {len(dataset)} images")
+    out = Path(resume_dir).resolve() if resume_dir else new_run_dir(recipe)
+    run = Run(recipe=recipe, recipe_yaml=to_yaml(recipe), output_dir=out, trainer=trainer,
+              hook=pm.hook, data_rng=data_rng, loader=loader, steps_per_epoch=len(loader),
+              plugin_versions={r.name: f"{r.distribution} {r.version}"
+                               for r in getattr(pm, "records", [])})
+    if resume_dir:
+        run.id = read_info(out).get("id")
+        ckpt = latest_checkpoint(out / "checkpoints")
+        if ckpt is not None:
+            run.load_state_dict(load_checkpoint(ckpt))
+        run.resumed = True
+    (out / RECIPE_FILE).write_text(run.recipe_yaml)
+    return run
+
+
+def execute(run: Run) -> Run:
+    """Train ``run`` to its last epoch, calling the lifecycle hooks; always ends the run."""
+    hook, trainer, recipe = run.hook, run.trainer, run.recipe
+    device = trainer.device
+    error: BaseException | None = None
+    run.status = "RUNNING"
+    run.write_info()
+    try:
+        with sigterm_as_interrupt():
+            hook.ganrun_run_start(run=run)
+            run.id = run.id or uuid.uuid4().hex
+            run.write_info()
+            for epoch in range(run.epoch + 1, recipe.train.epochs + 1):
+                if _train_epoch(run, epoch, device):
+                    break
+            else:
+                run.status = "FINISHED"
+    except KeyboardInterrupt as e:
+        run.status, error = "KILLED", e
+    except Exception as e:
+        run.status, error = "FAILED", e
+    finally:
+        hook.ganrun_run_end(run=run, status=run.status, error=error)
+        run.write_info()
+    if error is not None:
+        raise error
+    return run
+
+
+def _train_epoch(run: Run, epoch: int, device: torch.device) -> bool:
+    """One epoch; returns True when a plugin asked the run to stop."""
+    hook, trainer = run.hook, run.trainer
+    trainer.train(True)
+    hook.ganrun_epoch_start(run=run, epoch=epoch, steps=run.steps_per_epoch)
+    sums: dict[str, float] = {}
+    started = time.perf_counter()
+    for batch in run.loader:
+        batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+        losses = {k: float(v) for k, v in trainer.train_step(batch).items()}
+        run.step += 1
+        for k, v in losses.items():
+            sums[k] = sums.get(k, 0.0) + v
+        hook.ganrun_step_end(run=run, losses=losses)
+        if run.stop_reason:
+            return True
+    trainer.end_epoch(epoch)
+    run.epoch = epoch
+    steps = max(1, run.steps_per_epoch)
+    report = EpochReport(epoch, {f"epoch/{k}": v / steps for k, v in sums.items()})
+    report.metrics["time/epoch_seconds"] = time.perf_counter() - started
+    hook.ganrun_epoch_end(run=run, report=report)
+    run.metrics = dict(report.metrics)
+    run.write_info()
+    return bool(run.stop_reason)

@@ -1,0 +1,171 @@
+"""Every ganrun hook, one docstring each: this module is the plugin author's reference.
+
+A plugin is any module or object with functions named after these hooks and marked with
+``ganrun.hookimpl``. Ship it in a pip package and register it under the ``ganrun``
+entry-point group::
+
+    [project.entry-points.ganrun]
+    myplugin = "my_package.plugin"
+
+A hook implementation may accept any subset of the arguments its spec lists.
+
+Three kinds of hook:
+
+* **registration hooks** are called on every plugin once, when the plugin manager starts;
+  each returns a list of descriptions (methods, datasets) that ganrun adds to its registry;
+* **role hooks** (``firstresult``) build one part of a run. ganrun asks every plugin, newest
+  first, and takes the first answer that is not ``None``. A plugin answers only for a method
+  it knows and returns ``None`` otherwise, so a third-party plugin can replace one role
+  (say, a spectral-norm discriminator for an existing method) and leave the rest;
+* **lifecycle hooks** are called on every plugin while a run trains. Tracking, sample grids,
+  checkpoints and progress bars are themselves plugins on these hooks.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ganrun import hookspec
+
+if TYPE_CHECKING:  # imported for annotations only: keeps `ganrun --help` free of torch
+    import torch
+    from torch import nn
+
+    from ganrun.engine import EpochReport, Run
+    from ganrun.registry import DatasetInfo, MethodInfo
+    from ganrun.trainer import Trainer
+
+
+# --------------------------------------------------------------------------- registration
+
+
+@hookspec
+def ganrun_register_methods() -> list[MethodInfo]:
+    """Describe the training methods this plugin provides.
+
+    Return a list of :class:`ganrun.registry.MethodInfo`: the name a recipe selects with
+    ``method: NAME``, the dataclass that is the schema of the recipe's ``model`` section,
+    and the names of the method's generators and discriminators (for CycleGAN four nets,
+    for DCGAN one of each). The role hooks are then asked once per network name.
+    """
+
+
+@hookspec
+def ganrun_register_datasets() -> list[DatasetInfo]:
+    """Describe the datasets this plugin provides.
+
+    Return a list of :class:`ganrun.registry.DatasetInfo`: the name a recipe selects with
+    ``data.name``, the dataclass that is the schema of the recipe's ``data`` section, and a
+    loader ``load(cfg, split) -> torch.utils.data.Dataset`` whose items (or
+    ``__getitems__`` batches) are dicts of tensors, images under ``"image"`` in [-1, 1].
+    A loader raises :class:`ganrun.errors.UserError` when its files are missing.
+    """
+
+
+# --------------------------------------------------------------------------- roles
+
+
+@hookspec(firstresult=True)
+def ganrun_make_generator(recipe: Any, name: str) -> nn.Module | None:
+    """Build the generator called ``name`` for ``recipe``, or return ``None``.
+
+    ``recipe`` is the validated recipe (``recipe.method``, ``recipe.model`` ...). Return an
+    ``nn.Module`` on the CPU with its initial weights; the engine moves it to the device.
+    The same hook rebuilds the generator when a saved one is loaded for sampling, so it
+    must depend only on the recipe.
+    """
+
+
+@hookspec(firstresult=True)
+def ganrun_make_discriminator(recipe: Any, name: str) -> nn.Module | None:
+    """Build the discriminator called ``name`` for ``recipe``, or return ``None``."""
+
+
+@hookspec(firstresult=True)
+def ganrun_make_losses(recipe: Any) -> dict[str, Any] | None:
+    """Return the method's losses by role (e.g. ``{"adversarial": get_loss("bce")}``).
+
+    Shared adversarial losses live in :mod:`ganrun.losses` and are chosen by name; a plugin
+    replacing this role can swap in its own objects with the same interface.
+    """
+
+
+@hookspec(firstresult=True)
+def ganrun_make_trainer(
+    recipe: Any,
+    generators: dict[str, nn.Module],
+    discriminators: dict[str, nn.Module],
+    losses: dict[str, Any],
+    device: torch.device,
+) -> Trainer | None:
+    """Build the method's :class:`ganrun.trainer.Trainer`, or return ``None``.
+
+    The trainer owns its optimisers and schedulers, implements ``train_step(batch)``
+    returning its losses, and ``preview()`` returning the images of the epoch's grid. It
+    never writes its own loop, checkpoints, logs or progress bars: the engine and the
+    lifecycle plugins do.
+    """
+
+
+@hookspec(firstresult=True)
+def ganrun_sample(
+    recipe: Any, generator: nn.Module, n: int, seed: int, label: int | None
+) -> torch.Tensor | None:
+    """Draw ``n`` images from a trained ``generator`` with a reproducible ``seed``.
+
+    Return a float tensor ``N x C x H x W`` in [-1, 1], or ``None`` for a method this
+    plugin does not know. The same seed must give the same images. ``label`` is the class
+    asked for by a conditional method; an unconditional method refuses a label with
+    :class:`ganrun.errors.UserError`.
+    """
+
+
+# --------------------------------------------------------------------------- lifecycle
+
+
+@hookspec
+def ganrun_run_start(run: Run) -> None:
+    """A run starts, or resumes (``run.resumed`` is true), before its first step.
+
+    ``run.recipe``, ``run.output_dir`` and ``run.trainer`` are set. A tracker sets
+    ``run.id`` here (ganrun makes one up when nobody does) and may add lines to
+    ``run.summary``, which the CLI prints at the end.
+    """
+
+
+@hookspec
+def ganrun_epoch_start(run: Run, epoch: int, steps: int) -> None:
+    """Epoch ``epoch`` (1-based) starts; it will take ``steps`` steps."""
+
+
+@hookspec
+def ganrun_step_end(run: Run, losses: dict[str, float]) -> None:
+    """One ``train_step`` finished; ``run.step`` is the global step count (1-based).
+
+    ``losses`` maps names to Python floats. Keep this hook cheap: it runs every step.
+    To end the run, call ``run.request_stop(reason)``; the engine stops after the step.
+    """
+
+
+@hookspec
+def ganrun_epoch_end(run: Run, report: EpochReport) -> None:
+    """Epoch ``report.epoch`` finished.
+
+    ``report.metrics`` holds the epoch's mean losses; plugins may add metrics and files
+    (``report.artifacts[name] = path``). Plugins that consume the report (trackers) use
+    ``@hookimpl(trylast=True)`` so they see what the others added.
+    """
+
+
+@hookspec
+def ganrun_checkpoint_saved(run: Run, path: str, epoch: int) -> None:
+    """A complete checkpoint of the whole run state was written atomically to ``path``."""
+
+
+@hookspec
+def ganrun_run_end(run: Run, status: str, error: BaseException | None) -> None:
+    """The run ended with ``status``: ``FINISHED``, ``FAILED`` or ``KILLED``.
+
+    Called however the run ended, crash and Ctrl-C included, so a tracker can close its
+    run with the right status. ``error`` is the exception that ended it, if any. On
+    ``FINISHED``, ``run.generator_path`` is the exported generator, if one was saved.
+    """

@@ -1,0 +1,41 @@
+"""Sample grids: a batch of images in [-1, 1] -> one PNG, written with Pillow."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+
+def make_grid(images: torch.Tensor, nrow: int, pad: int = 2, scale: int = 1) -> np.ndarray:
+    """Tile ``N x C x H x W`` images in [-1, 1] into an ``H' x W' (x 3)`` uint8 array.
+
+    ``nrow`` images per row, ``pad`` pixels of white between them, each pixel repeated
+    ``scale`` times so that 28x28 digits are large enough to read.
+    """
+    if images.dim() != 4 or images.shape[1] not in (1, 3):
+        raise ValueError(f"expected N x (1|3) x H x W images, got {tuple(images.shape)}")
+    x = images.detach().float().cpu().clamp(-1, 1)
+    x = ((x + 1) * 127.5).round().to(torch.uint8)
+    if scale > 1:
+        x = x.repeat_interleave(scale, dim=2).repeat_interleave(scale, dim=3)
+    n, c, h, w = x.shape
+    ncol = min(nrow, n)
+    rows = math.ceil(n / ncol)
+    grid = torch.full((c, rows * (h + pad) + pad, ncol * (w + pad) + pad), 255, dtype=torch.uint8)
+    for i in range(n):
+        r, col = divmod(i, ncol)
+        top, left = pad + r * (h + pad), pad + col * (w + pad)
+        grid[:, top : top + h, left : left + w] = x[i]
+    out = grid.permute(1, 2, 0).numpy()
+    return out[..., 0] if c == 1 else out
+
+
+def save_grid(path: str | Path, images: torch.Tensor, nrow: int, scale: int = 3) -> Path:
+    """Write the grid of ``images`` as a PNG; the same images always give the same bytes."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(make_grid(images, nrow, scale=scale)).save(path, format="PNG")
+    return path

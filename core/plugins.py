@@ -1,0 +1,68 @@
+"""The plugin manager: loads every plugin from the ``ganrun`` entry-point group."""
+from __future__ import annotations
+
+import importlib.metadata as md
+from dataclasses import dataclass
+
+import pluggy
+
+from ganrun import PROJECT, hookspecs
+from ganrun.errors import PluginError
+
+ENTRY_POINT_GROUP = "ganrun"
+
+
+@dataclass(frozen=True)
+class PluginRecord:
+    name: str
+    module: str
+    distribution: str
+    version: str
+
+
+class PluginManager(pluggy.PluginManager):
+    """pluggy's manager plus a record of where each plugin came from."""
+
+    def __init__(self) -> None:
+        super().__init__(PROJECT)
+        self.add_hookspecs(hookspecs)
+        self.records: list[PluginRecord] = []
+
+    def add(self, plugin: object, name: str, distribution: str = "", version: str = "") -> None:
+        """Register ``plugin`` and check its hook names and arguments against the specs."""
+        try:
+            self.register(plugin, name=name)
+            self.check_pending()
+        except pluggy.PluginValidationError as e:
+            self.unregister(name=name) if self.has_plugin(name) else None
+            raise PluginError(f"plugin '{name}' breaks a hook contract: {e}") from None
+        module = getattr(plugin, "__name__", type(plugin).__name__)
+        self.records.append(PluginRecord(name, module, distribution, version))
+
+    def hooks_of(self, name: str) -> list[str]:
+        """Names of the hooks the plugin ``name`` implements."""
+        plugin = self.get_plugin(name)
+        return sorted(c.name for c in self.get_hookcallers(plugin) or [])
+
+    def load_entry_points(self) -> None:
+        """Import and register every plugin of the ``ganrun`` entry-point group."""
+        for ep in sorted(md.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+            if self.has_plugin(ep.name):
+                continue
+            dist = ep.dist.name if ep.dist else "?"
+            version = ep.dist.version if ep.dist else "?"
+            try:
+                plugin = ep.load()
+            except Exception as e:  # any import failure: name the plugin, one line
+                raise PluginError(
+                    f"plugin '{ep.name}' ({ep.value}, from {dist} {version}) failed to "
+                    f"import: {type(e).__name__}: {e}"
+                ) from None
+            self.add(plugin, ep.name, dist, version)
+
+
+def get_plugin_manager() -> PluginManager:
+    """A manager with every installed plugin loaded."""
+    pm = PluginManager()
+    pm.load_entry_points()
+    return pm

@@ -1,0 +1,70 @@
+"""Names -> methods and datasets, filled from the plugins' registration hooks."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from ganrun.errors import PluginError, UserError
+
+
+@dataclass(frozen=True)
+class MethodInfo:
+    """A training method a recipe selects with ``method: NAME``."""
+
+    name: str
+    model_schema: type  # dataclass: the schema of the recipe's ``model`` section
+    generators: tuple[str, ...] = ("G",)
+    discriminators: tuple[str, ...] = ("D",)
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """A dataset a recipe selects with ``data.name``."""
+
+    name: str
+    schema: type  # dataclass: the schema of the recipe's ``data`` section
+    load: Callable[[Any, str], Any]  # (data cfg, split) -> torch Dataset
+    description: str = ""
+
+
+@dataclass
+class Registry:
+    methods: dict[str, MethodInfo] = field(default_factory=dict)
+    datasets: dict[str, DatasetInfo] = field(default_factory=dict)
+
+    @classmethod
+    def from_hooks(cls, hook: Any) -> "Registry":
+        reg = cls()
+        for kind, caller, expected in (
+            ("methods", hook.ganrun_register_methods, MethodInfo),
+            ("datasets", hook.ganrun_register_datasets, DatasetInfo),
+        ):
+            table = getattr(reg, kind)
+            for impl in caller.get_hookimpls():
+                for info in impl.function() or []:
+                    if not isinstance(info, expected):
+                        raise PluginError(
+                            f"plugin '{impl.plugin_name}' broke ganrun_register_{kind}: "
+                            f"returned {type(info).__name__}, expected {expected.__name__}"
+                        )
+                    if info.name in table:
+                        raise PluginError(
+                            f"plugin '{impl.plugin_name}' registers {kind[:-1]} "
+                            f"'{info.name}', which another plugin already registered"
+                        )
+                    table[info.name] = info
+        return reg
+
+    def method(self, name: str, key: str = "method") -> MethodInfo:
+        return _lookup(self.methods, name, key, "method")
+
+    def dataset(self, name: str, key: str = "data.name") -> DatasetInfo:
+        return _lookup(self.datasets, name, key, "dataset")
+
+
+def _lookup(table: dict, name: str, key: str, what: str):
+    if name not in table:
+        known = ", ".join(sorted(table)) or "none installed"
+        raise UserError(f"{key}: unknown {what} '{name}' (known: {known})")
+    return table[name]

@@ -1,0 +1,79 @@
+"""``ganrun sample``: rebuild a saved generator from its recipe and draw from it.
+
+A generator is found from a safetensors file, a run folder, ``models:/NAME/VERSION`` or an
+MLflow run id. Loading reads tensors and the recipe text only: no code is unpickled.
+"""
+from __future__ import annotations
+
+import math
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ganrun.checkpoint import read_generator
+from ganrun.errors import PluginError, UserError
+from ganrun.recipe import from_yaml_text
+from ganrun.registry import Registry
+
+GENERATOR_DIR = "generator"
+
+
+def _generator_file(folder: Path) -> Path | None:
+    for candidate in (folder / GENERATOR_DIR, folder):
+        files = sorted(candidate.glob("*.safetensors")) if candidate.is_dir() else []
+        if files:
+            return files[0]
+    return None
+
+
+def locate(model: str, tracking_uri: str, workdir: Path) -> Path:
+    """The generator file that ``model`` names (downloading it from MLflow if need be)."""
+    path = Path(model)
+    if path.is_file():
+        return path
+    if path.is_dir():
+        found = _generator_file(path)
+        if found is None:
+            raise UserError(f"{model}: folder holds no generator (*.safetensors)")
+        return found
+    from ganrun.builtin.tracking import download_generator
+
+    folder = download_generator(model, tracking_uri, workdir)
+    found = _generator_file(folder) if folder else None
+    if found is None:
+        raise UserError(f"MODEL: '{model}' is not a generator file, a run folder, or a run "
+                        f"with a generator in {tracking_uri}")
+    return found
+
+
+def load_generator(path: Path, pm: Any, registry: Registry) -> tuple[torch.nn.Module, Any]:
+    """Rebuild the network from the file's recipe via the role hook; load its weights."""
+    tensors, meta = read_generator(path)
+    recipe = from_yaml_text(meta.get("recipe", ""), registry=registry, source=f"{path} (recipe)")
+    net = pm.hook.ganrun_make_generator(recipe=recipe, name=meta.get("network", "G"))
+    if net is None:
+        raise PluginError(f"{path}: no installed plugin builds method '{recipe.method}'")
+    try:
+        net.load_state_dict(tensors)
+    except RuntimeError as e:
+        raise UserError(f"{path}: weights do not fit the recipe's network: "
+                        f"{str(e).splitlines()[0]}") from None
+    return net.eval(), recipe
+
+
+def sample(model: str, n: int, seed: int, label: int | None, out: str, *, pm: Any,
+           registry: Registry, tracking_uri: str) -> Path:
+    """Draw ``n`` images with ``seed`` from ``model`` and write them as one PNG grid."""
+    from ganrun.images import save_grid
+
+    if n < 1:
+        raise UserError(f"--n: {n} must be >= 1")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = locate(model, tracking_uri, Path(tmp))
+        net, recipe = load_generator(path, pm, registry)
+    images = pm.hook.ganrun_sample(recipe=recipe, generator=net, n=n, seed=seed, label=label)
+    if images is None:
+        raise PluginError(f"no installed plugin answers ganrun_sample for '{recipe.method}'")
+    return save_grid(out, images, nrow=math.ceil(math.sqrt(n)))

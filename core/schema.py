@@ -1,0 +1,63 @@
+"""The recipe's structured schema: the sections every recipe has.
+
+The ``model`` section's schema comes from the method (``MethodInfo.model_schema``) and the
+``data`` section's from the dataset (``DatasetInfo.schema``). Range and choice limits are
+written as field metadata (``ge``, ``gt``, ``le``, ``choices``) and checked by
+:func:`ganrun.recipe.check_limits`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+
+def limit(default: Any, **meta: Any) -> Any:
+    """A dataclass field with a default and limits: ``limit(256, ge=1)``."""
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: type(default)(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass
+class DataConfig:
+    """Base of every dataset's schema."""
+
+    name: str = "mnist5k"
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = limit(50, ge=1)
+    batch_size: int = limit(256, ge=1)
+    seed: int = limit(0, ge=0)
+    device: str = "cpu"  # cpu, cuda, cuda:N, or auto
+    checkpoint_every: int = limit(15, ge=0)  # epochs; 0: only at the end
+    keep_checkpoints: int = limit(0, ge=0)  # 0 keeps all
+    drop_last: bool = False
+    threads: int = limit(0, ge=0)  # torch CPU threads; 0 leaves torch's default
+    log_every: int = limit(1, ge=1)  # steps between logged step losses
+
+
+@dataclass
+class TrackConfig:
+    enabled: bool = True
+    uri: Optional[str] = None  # None: sqlite:///<cwd>/mlruns/mlflow.db
+    experiment: Optional[str] = None  # None: the recipe's name
+    run_name: Optional[str] = None
+    register_model: bool = True  # register the final generator in the Model Registry
+
+
+@dataclass
+class OutputConfig:
+    dir: str = "runs"
+
+
+@dataclass
+class RecipeSchema:
+    method: str = "???"
+    name: str = ""  # defaults to the recipe file's stem
+    data: Any = None
+    model: Any = None
+    train: TrainConfig = field(default_factory=TrainConfig)
+    track: TrackConfig = field(default_factory=TrackConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)

@@ -1,0 +1,71 @@
+"""The base of a method's trainer: what the engine needs from a method, and no loop."""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+
+class Trainer:
+    """A method's training step and its state; subclasses implement ``train_step``.
+
+    The engine calls ``train_step(batch)`` once per batch and ``end_epoch(epoch)`` after
+    each epoch; lifecycle plugins call ``preview()`` for the epoch's grid and
+    ``state_dict()`` for checkpoints. Everything a run needs to continue exactly where it
+    stopped must be in ``state_dict()``: networks, optimisers, schedulers, and the method's
+    own extra state (``extra_state()``: image pools, fixed noise, counters).
+    """
+
+    def __init__(self, generators: dict[str, nn.Module], discriminators: dict[str, nn.Module],
+                 device: torch.device):
+        self.generators = generators
+        self.discriminators = discriminators
+        self.device = device
+        self.optimizers: dict[str, torch.optim.Optimizer] = {}
+        self.schedulers: dict[str, Any] = {}
+
+    @property
+    def networks(self) -> dict[str, nn.Module]:
+        return {**self.generators, **self.discriminators}
+
+    def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """One optimisation step on ``batch``; returns the step's losses (scalar tensors)."""
+        raise NotImplementedError
+
+    def preview(self) -> tuple[torch.Tensor, int]:
+        """Images for this epoch's grid (N x C x H x W in [-1, 1]) and the grid's row length."""
+        raise NotImplementedError
+
+    def end_epoch(self, epoch: int) -> None:
+        """Called after each epoch; steps the learning-rate schedulers."""
+        for sched in self.schedulers.values():
+            sched.step()
+
+    def train(self, mode: bool = True) -> None:
+        for net in self.networks.values():
+            net.train(mode)
+
+    # ---------------------------------------------------------------- state
+    def extra_state(self) -> dict[str, Any]:
+        return {}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        pass
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "networks": {k: v.state_dict() for k, v in self.networks.items()},
+            "optimizers": {k: v.state_dict() for k, v in self.optimizers.items()},
+            "schedulers": {k: v.state_dict() for k, v in self.schedulers.items()},
+            "extra": self.extra_state(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        for group in ("networks", "optimizers", "schedulers"):
+            mine = getattr(self, group) if group != "networks" else self.networks
+            if set(mine) != set(state[group]):
+                raise ValueError(f"checkpoint {group} {sorted(state[group])} != {sorted(mine)}")
+            for k, v in state[group].items():
+                mine[k].load_state_dict(v)
+        self.load_extra_state(state["extra"])

@@ -1,0 +1,107 @@
+"""The DCGAN tutorial's recipe schema and training step.
+
+The step is the tutorial's ``train_step``: one forward pass of G and D, both losses from
+it, both gradients taken before either optimiser steps (the two ``GradientTape``s), then
+both Adam updates. Noise is a full ``train.batch_size`` batch even when the last real
+batch is smaller, as in the tutorial.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, List
+
+import torch
+from torch import nn
+
+from ganrun.losses import LOSSES, AdversarialLoss
+from ganrun.schema import limit
+from ganrun.trainer import Trainer
+
+PREVIEW = 16  # the tutorial's 16 fixed seeds, a 4 x 4 grid
+
+
+@dataclass
+class DCGANConfig:
+    """``model`` section of a dcgan recipe; defaults are the TensorFlow tutorial's."""
+
+    noise_dim: int = limit(100, ge=1)
+    g_widths: List[int] = limit([256, 128, 64], ge=1)  # dense 7x7xW0, then two deconvs
+    d_widths: List[int] = limit([64, 128], ge=1)
+    channels: int = limit(1, ge=1)
+    leaky_slope: float = limit(0.3, ge=0.0)  # Keras LeakyReLU default
+    bn_momentum: float = limit(0.01, gt=0.0, le=1.0)  # PyTorch convention: 1 - Keras' 0.99
+    bn_eps: float = limit(1e-3, gt=0.0)  # Keras BatchNormalization default
+    dropout: float = limit(0.3, ge=0.0, le=0.99)
+    tf_padding: bool = True  # TF 'same' padding (1 before, 2 after); False: symmetric
+    init: str = limit("glorot_uniform", choices=("glorot_uniform", "torch_default"))
+    loss: str = limit("bce", choices=tuple(LOSSES))
+    lr_g: float = limit(1e-4, ge=0.0)
+    lr_d: float = limit(1e-4, ge=0.0)
+    betas: List[float] = limit([0.9, 0.999], ge=0.0, le=0.9999)  # Keras Adam defaults
+    adam_eps: float = limit(1e-7, gt=0.0)  # Keras Adam default (PyTorch's is 1e-8)
+
+
+def make_noise(n: int, dim: int, generator: torch.Generator | None = None,
+               device: torch.device | str = "cpu") -> torch.Tensor:
+    """Standard normal noise ``n x dim`` (``tf.random.normal([n, dim])``)."""
+    return torch.randn(n, dim, generator=generator).to(device) if generator is not None \
+        else torch.randn(n, dim, device=device)
+
+
+def adam(net: nn.Module, lr: float, cfg: DCGANConfig) -> torch.optim.Adam:
+    return torch.optim.Adam(net.parameters(), lr=lr, betas=tuple(cfg.betas), eps=cfg.adam_eps)
+
+
+class DCGANTrainer(Trainer):
+    """Unconditional DCGAN: G maps noise to images, D scores images."""
+
+    def __init__(self, recipe: Any, generators: dict[str, nn.Module],
+                 discriminators: dict[str, nn.Module], losses: dict[str, AdversarialLoss],
+                 device: torch.device):
+        super().__init__(generators, discriminators, device)
+        self.cfg: DCGANConfig = recipe.model
+        self.G, self.D = generators["G"], discriminators["D"]
+        self.loss = losses["adversarial"]
+        self.noise_batch = recipe.train.batch_size
+        self.optimizers = {"G": adam(self.G, self.cfg.lr_g, self.cfg),
+                           "D": adam(self.D, self.cfg.lr_d, self.cfg)}
+        seeds = torch.Generator().manual_seed(recipe.train.seed)
+        self.fixed_noise = make_noise(PREVIEW, self.cfg.noise_dim, seeds, device)
+
+    def generator_inputs(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, ...]:
+        """What G is called with this step (a subclass adds the class labels)."""
+        return (make_noise(self.noise_batch, self.cfg.noise_dim, device=self.device),)
+
+    def discriminate(self, images: torch.Tensor, inputs: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        """D's logits for ``images``, which were made from (or paired with) ``inputs``."""
+        return self.D(images)
+
+    def real_inputs(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, ...]:
+        """What D is told about the real images besides the pixels (nothing, here)."""
+        return ()
+
+    def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        inputs = self.generator_inputs(batch)
+        fake = self.G(*inputs)
+        real_out = self.discriminate(batch["image"], self.real_inputs(batch))
+        fake_out = self.discriminate(fake, inputs[1:])
+        g_loss = self.loss.g(fake_out)
+        d_loss = self.loss.d_real(real_out) + self.loss.d_fake(fake_out)  # the tutorial sums
+        g_params, d_params = list(self.G.parameters()), list(self.D.parameters())
+        g_grads = torch.autograd.grad(g_loss, g_params, retain_graph=True)
+        d_grads = torch.autograd.grad(d_loss, d_params)
+        for params, grads in ((g_params, g_grads), (d_params, d_grads)):
+            for p, g in zip(params, grads):
+                p.grad = g
+        self.optimizers["G"].step()
+        self.optimizers["D"].step()
+        return {"gen": g_loss.detach(), "disc": d_loss.detach()}
+
+    def preview(self) -> tuple[torch.Tensor, int]:
+        return self.G(self.fixed_noise), 4
+
+    def extra_state(self) -> dict[str, Any]:
+        return {"fixed_noise": self.fixed_noise.cpu()}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        self.fixed_noise = state["fixed_noise"].to(self.device)

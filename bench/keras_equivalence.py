@@ -125,7 +125,8 @@ def compare(nets: ModuleType, keras_g: tf.keras.Model, keras_d: tf.keras.Model,
     g, d = nets.Generator(tf_padding=tf_padding), nets.Discriminator(tf_padding=tf_padding)
     copy_weights(keras_g, g)
     copy_weights(keras_d, d)
-    g.eval(), d.eval()  # BatchNorm uses running statistics, Dropout is off
+    g.eval()  # BatchNorm uses its running statistics, Dropout is off
+    d.eval()
     keras_img = keras_g(z, training=False).numpy()
     with torch.no_grad():
         torch_img = g(torch.from_numpy(z))

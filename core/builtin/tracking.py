@@ -9,6 +9,7 @@ with the matching status: FINISHED, FAILED or KILLED.
 """
 from __future__ import annotations
 
+import os
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from typing import Any
 from ganrun import hookimpl
 
 STORE_DIR = "mlruns"
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # keep stderr readable
 BATCH = 1000  # MLflow's limit of metrics per log_batch call
 
 
@@ -97,7 +99,7 @@ def ganrun_run_start(run):
     uri = tracking_uri(recipe)
     if uri.startswith("sqlite:///"):
         Path(uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
-    client = MlflowClient(tracking_uri=uri)
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     if run.resumed and run.id:
         client.update_run(run.id, status="RUNNING")
         tracked = _Tracked(client, run.id, uri, logged=_already_logged(client, run.id))
@@ -192,18 +194,18 @@ def _register(client: Any, name: str, run_id: str) -> None:
 
 def download_generator(ref: str, uri: str, dst: Path) -> Path | None:
     """Download the generator folder of run id ``ref`` (or ``models:/NAME/VERSION``)."""
+    from mlflow.artifacts import download_artifacts
     from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
     if uri.startswith("sqlite:///") and not Path(uri[len("sqlite:///"):]).is_file():
         return None  # no local store: do not create an empty one
-    client = MlflowClient(tracking_uri=uri)
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     try:
         if ref.startswith("models:/"):
-            from mlflow.artifacts import download_artifacts
-
-            return Path(download_artifacts(artifact_uri=ref, dst_path=str(dst),
-                                           tracking_uri=uri))
+            name, _, version = ref[len("models:/"):].partition("/")
+            source = client.get_model_version_download_uri(name, version)
+            return Path(download_artifacts(artifact_uri=source, dst_path=str(dst)))
         return Path(client.download_artifacts(ref, "generator", str(dst)))
     except (MlflowException, OSError):
         return None

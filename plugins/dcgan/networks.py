@@ -26,8 +26,14 @@ from torch import nn
 KERNEL = 5
 
 
+def tf_same_padding(size: int, stride: int, kernel: int = KERNEL) -> tuple[int, int]:
+    """TF 'same' padding (before, after) of one dimension: the odd pixel goes after."""
+    total = max((-(-size // stride) - 1) * stride + kernel - size, 0)
+    return total // 2, total - total // 2
+
+
 class SamePadConv(nn.Module):
-    """Conv2d with TF 'same' padding (stride 2, kernel 5: pad 1 before, 2 after)."""
+    """Conv2d with TF 'same' padding (stride 2, kernel 5, even input: 1 before, 2 after)."""
 
     def __init__(self, c_in: int, c_out: int, stride: int, tf_padding: bool = True, bias: bool = True):
         super().__init__()
@@ -36,7 +42,10 @@ class SamePadConv(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.tf_padding:
-            x = F.pad(x, (1, 2, 1, 2))
+            stride = self.conv.stride[0]
+            top, bottom = tf_same_padding(x.shape[-2], stride)
+            left, right = tf_same_padding(x.shape[-1], stride)
+            x = F.pad(x, (left, right, top, bottom))
         return self.conv(x)
 
 
@@ -56,13 +65,12 @@ class SamePadConvTranspose(nn.Module):
                                              output_padding=1, bias=bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        size = x.shape[-1] * self.stride
-        y = self.deconv(x)
-        return y[..., :size, :size] if y.shape[-1] != size else y
+        h, w = x.shape[-2] * self.stride, x.shape[-1] * self.stride
+        return self.deconv(x)[..., :h, :w]
 
 
 def keras_batchnorm(n: int, dims: int, momentum: float, eps: float) -> nn.Module:
-    """BatchNorm with Keras semantics: PyTorch momentum = 1 - Keras momentum."""
+    """BatchNorm; ``momentum`` in PyTorch's convention (Keras' 0.99 is PyTorch's 0.01)."""
     cls = nn.BatchNorm1d if dims == 1 else nn.BatchNorm2d
     return cls(n, eps=eps, momentum=momentum)
 

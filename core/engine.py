@@ -215,7 +215,7 @@ def execute(run: Run) -> Run:
             run.id = run.id or uuid.uuid4().hex
             run.write_info()
             for epoch in range(run.epoch + 1, recipe.train.epochs + 1):
-                if _train_epoch(run, epoch, device):
+                if train_epoch(run, epoch, device):
                     break
             else:
                 run.status = "FINISHED"
@@ -231,7 +231,7 @@ def execute(run: Run) -> Run:
     return run
 
 
-def _train_epoch(run: Run, epoch: int, device: torch.device) -> bool:
+def train_epoch(run: Run, epoch: int, device: torch.device) -> bool:
     """One epoch; returns True when a plugin asked the run to stop."""
     hook, trainer = run.hook, run.trainer
     trainer.train(True)

@@ -1,7 +1,9 @@
 """The plugin manager: loads every plugin from the ``ganrun`` entry-point group."""
 from __future__ import annotations
 
+import importlib
 import importlib.metadata as md
+import os
 from dataclasses import dataclass
 
 import pluggy
@@ -10,6 +12,7 @@ from ganrun import PROJECT, hookspecs
 from ganrun.errors import PluginError
 
 ENTRY_POINT_GROUP = "ganrun"
+ENV_VAR = "GANRUN_PLUGINS"
 
 
 @dataclass(frozen=True)
@@ -61,8 +64,24 @@ class PluginManager(pluggy.PluginManager):
             self.add(plugin, ep.name, dist, version)
 
 
+    def load_env_plugins(self, spec: str) -> None:
+        """Import and register the modules named in ``GANRUN_PLUGINS`` (comma-separated)."""
+        for module in filter(None, (m.strip() for m in spec.split(","))):
+            try:
+                plugin = importlib.import_module(module)
+            except Exception as e:
+                raise PluginError(f"plugin '{module}' (from {ENV_VAR}) failed to import: "
+                                  f"{type(e).__name__}: {e}") from None
+            self.add(plugin, module, ENV_VAR, "-")
+
+
 def get_plugin_manager() -> PluginManager:
-    """A manager with every installed plugin loaded."""
+    """A manager with every installed plugin loaded, then those ``GANRUN_PLUGINS`` names.
+
+    ``GANRUN_PLUGINS=my_module`` loads a plugin without packaging it, as pytest's
+    ``PYTEST_PLUGINS`` does: handy while writing one, and for tests.
+    """
     pm = PluginManager()
     pm.load_entry_points()
+    pm.load_env_plugins(os.environ.get(ENV_VAR, ""))
     return pm

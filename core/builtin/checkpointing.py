@@ -29,7 +29,7 @@ def _prune(folder: Path, keep: int) -> None:
 @hookimpl(wrapper=True)
 def ganrun_epoch_end(run, report):
     result = yield
-    if _due(run, report.epoch) or run.stop_reason:
+    if _due(run, report.epoch) and not run.stop_reason:  # a stopped run keeps its last good one
         folder = run.output_dir / CHECKPOINT_DIR
         path = save_checkpoint(folder / checkpoint_name(report.epoch), run.state_dict())
         _prune(folder, run.recipe.train.keep_checkpoints)

@@ -17,7 +17,8 @@ def _fmt(values: dict[str, float]) -> dict[str, str]:
 @hookimpl
 def ganrun_epoch_start(run, epoch, steps):
     _bars[id(run)] = tqdm(total=steps, desc=f"epoch {epoch}/{run.recipe.train.epochs}",
-                          unit="step", file=sys.stderr, dynamic_ncols=True, leave=True)
+                          unit="step", file=sys.stderr, dynamic_ncols=True, leave=True,
+                          mininterval=0.1 if sys.stderr.isatty() else 10.0)
 
 
 @hookimpl

@@ -72,6 +72,15 @@ def _git_commit() -> str | None:
     return out.stdout.strip() if out.returncode == 0 else None
 
 
+def _mlflow_command() -> str:
+    """``mlflow``, or its full path when it is not on PATH (a venv not activated)."""
+    import shutil
+    import sys
+
+    beside = Path(sys.executable).parent / "mlflow"
+    return "mlflow" if shutil.which("mlflow") or not beside.exists() else str(beside)
+
+
 def _experiment_id(client: Any, name: str, uri: str) -> str:
     exp = client.get_experiment_by_name(name)
     if exp is not None:
@@ -123,7 +132,7 @@ def ganrun_run_start(run):
         run.id = tracked.run_id
     _runs[id(run)] = tracked
     run.summary["run id"] = run.id
-    run.summary["MLflow UI"] = f"mlflow ui --backend-store-uri {uri}"
+    run.summary["MLflow UI"] = f"{_mlflow_command()} ui --backend-store-uri {uri}"
 
 
 @hookimpl

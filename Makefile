@@ -1,0 +1,29 @@
+# Two commands set everything up on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+# The CPU wheel of torch 2.13.0 lies on this machine's disk. Pinning it in every install
+# that could resolve torch keeps pip from pulling a multi-GB CUDA build.
+TORCH := torch==2.13.0
+
+.PHONY: demo test install clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q $(TORCH)
+	$(PY) -m pip install -q $(TORCH) -e ".[test]"
+	touch $@
+
+install: $(VENV)/.installed
+
+# Trains the quick-start recipe offline and prints where the results, the generator and
+# the MLflow UI are.
+demo: install
+	$(VENV)/bin/ganrun recipes/quickstart.yaml
+
+test: install
+	$(VENV)/bin/pytest
+
+clean:
+	rm -rf $(VENV) runs mlruns

@@ -1,0 +1,51 @@
+"""Shared fixtures: tiny recipes that train in seconds through the real code paths."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+RECIPES = REPO / "recipes"
+
+TINY = """\
+extends: {base}
+model:
+  g_widths: [16, 8, 4]
+  d_widths: [4, 8]
+data:
+  limit: 256
+train:
+  epochs: {epochs}
+  batch_size: 64
+  checkpoint_every: {every}
+  threads: 1
+"""
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch) -> Path:
+    """Run in a fresh folder: runs/ and the MLflow store land there."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.fixture
+def tiny_recipe(workdir):
+    """Write a tiny dcgan recipe extending quickstart.yaml; returns its path."""
+
+    def make(epochs: int = 2, every: int = 1, name: str = "tiny") -> Path:
+        path = workdir / f"{name}.yaml"
+        path.write_text(TINY.format(base=RECIPES / "quickstart.yaml", epochs=epochs, every=every))
+        return path
+
+    return make
+
+
+@pytest.fixture
+def registry():
+    from ganrun.plugins import get_plugin_manager
+    from ganrun.registry import Registry
+
+    pm = get_plugin_manager()
+    return Registry.from_hooks(pm.hook)

@@ -21,6 +21,8 @@ from torch import nn
 from ganrun.errors import UserError
 
 CHECKPOINT_FORMAT = "ganrun-checkpoint/1"
+CHECKPOINT_DIR = "checkpoints"  # inside a run folder
+GENERATOR_DIR = "generator"  # inside a run folder, and the run's MLflow artifact folder
 GENERATOR_FORMAT = "ganrun-generator/1"
 
 

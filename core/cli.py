@@ -97,8 +97,8 @@ def _report(run, seconds: float, summary_json: str | None) -> None:
     lines = [f"run {run.status} after {run.epoch} epoch(s), {seconds:.0f} s",
              f"  output dir: {run.output_dir}"]
     lines += [f"  {k}: {v}" for k, v in run.summary.items()]
-    if run.generator_path and run.id:
-        lines.append(f"  sample: ganrun sample {run.id} --n 16 --seed 0 --out samples.png")
+    if run.generator_path:
+        lines.append(f"  sample: ganrun sample {run.generator_path} --n 16 --seed 0 --out samples.png")
     print("\n".join(lines), file=sys.stderr if run.status != "FINISHED" else sys.stdout)
     if summary_json:
         summary = {"run_id": run.id, "output_dir": str(run.output_dir), "status": run.status,

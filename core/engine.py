@@ -20,13 +20,13 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from ganrun.checkpoint import load_checkpoint, rng_state, set_rng_state
+from ganrun.checkpoint import (CHECKPOINT_DIR, latest_checkpoint, load_checkpoint, rng_state,
+                               set_rng_state)
 from ganrun.errors import PluginError, UserError
 from ganrun.recipe import to_yaml
 from ganrun.registry import Registry
 from ganrun.runs import RECIPE_FILE, RUN_INFO, read_info
 from ganrun.trainer import Trainer
-
 
 
 class Terminated(KeyboardInterrupt):
@@ -172,8 +172,6 @@ def sigterm_as_interrupt() -> Iterator[None]:
 
 def prepare(recipe: Any, pm: Any, registry: Registry, resume_dir: str | Path | None = None) -> Run:
     """Build everything a run needs; on resume, load the latest checkpoint of ``resume_dir``."""
-    from ganrun.checkpoint import latest_checkpoint
-
     if recipe.train.threads:
         torch.set_num_threads(recipe.train.threads)
     device = resolve_device(recipe.train.device)
@@ -194,7 +192,7 @@ def prepare(recipe: Any, pm: Any, registry: Registry, resume_dir: str | Path | N
                                for r in getattr(pm, "records", [])})
     if resume_dir:
         run.id = read_info(out).get("id")
-        ckpt = latest_checkpoint(out / "checkpoints")
+        ckpt = latest_checkpoint(out / CHECKPOINT_DIR)
         if ckpt is not None:
             run.load_state_dict(load_checkpoint(ckpt))
         run.resumed = True

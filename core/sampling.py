@@ -12,12 +12,10 @@ from typing import Any
 
 import torch
 
-from ganrun.checkpoint import read_generator
+from ganrun.checkpoint import GENERATOR_DIR, read_generator
 from ganrun.errors import PluginError, UserError
 from ganrun.recipe import from_yaml_text
 from ganrun.registry import Registry
-
-GENERATOR_DIR = "generator"
 
 
 def _generator_file(folder: Path) -> Path | None:

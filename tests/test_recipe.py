@@ -11,9 +11,9 @@ from tests.conftest import RECIPES
 def test_quickstart_extends_the_tutorial_recipe(registry):
     r = load_recipe(RECIPES / "quickstart.yaml", registry=registry)
     assert r.name == "quickstart" and r.method == "dcgan"
-    assert r.model.noise_dim == 100 and r.model.g_widths == [256, 128, 64]  # inherited
+    assert r.model.noise_dim == 100 and r.model.dropout == 0.3 and r.model.tf_padding  # inherited
     assert r.model.lr_g == 2e-4 and r.model.betas == [0.5, 0.999]  # its own
-    assert r.train.batch_size == 64
+    assert r.model.g_widths == [64, 32, 16] and r.train.batch_size == 16
 
 
 def test_tutorial_recipe_holds_the_tutorial_settings(registry):

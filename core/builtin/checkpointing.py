@@ -9,10 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from ganrun import hookimpl
-from ganrun.checkpoint import checkpoint_name, export_generator, save_checkpoint
-
-CHECKPOINT_DIR = "checkpoints"
-GENERATOR_DIR = "generator"
+from ganrun.checkpoint import (CHECKPOINT_DIR, GENERATOR_DIR, checkpoint_name, export_generator,
+                               save_checkpoint)
 
 
 def _due(run, epoch: int) -> bool:

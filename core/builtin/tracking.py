@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ganrun import hookimpl
+from ganrun.checkpoint import GENERATOR_DIR
 
 STORE_DIR = "mlruns"
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # keep stderr readable
@@ -178,7 +179,7 @@ def ganrun_run_end(run, status, error):
         if status == "FINISHED" and run.generator_path:
             folder = Path(run.generator_path)
             folder = folder if folder.is_dir() else folder.parent
-            client.log_artifacts(tracked.run_id, str(folder), artifact_path="generator")
+            client.log_artifacts(tracked.run_id, str(folder), artifact_path=GENERATOR_DIR)
             if run.recipe.track.register_model:
                 _register(client, run.recipe.name, tracked.run_id)
         tags = [RunTag("ganrun.status", status)]
@@ -197,7 +198,7 @@ def _register(client: Any, name: str, run_id: str) -> None:
         client.get_registered_model(name)
     except MlflowException:
         client.create_registered_model(name)
-    source = f"{client.get_run(run_id).info.artifact_uri}/generator"
+    source = f"{client.get_run(run_id).info.artifact_uri}/{GENERATOR_DIR}"
     client.create_model_version(name, source=source, run_id=run_id)
 
 
@@ -215,6 +216,6 @@ def download_generator(ref: str, uri: str, dst: Path) -> Path | None:
             name, _, version = ref[len("models:/"):].partition("/")
             source = client.get_model_version_download_uri(name, version)
             return Path(download_artifacts(artifact_uri=source, dst_path=str(dst)))
-        return Path(client.download_artifacts(ref, "generator", str(dst)))
+        return Path(client.download_artifacts(ref, GENERATOR_DIR, str(dst)))
     except (MlflowException, OSError):
         return None

@@ -68,20 +68,16 @@ def _setup():
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from omegaconf import OmegaConf
-
     from ganrun import engine
-    from ganrun.recipe import load_recipe, parse_overrides, read_yaml, validate
-    from ganrun.runs import RECIPE_FILE, find_run
+    from ganrun.recipe import load_recipe
+    from ganrun.runs import find_run, load_run_recipe
 
     pm, registry = _setup()
     recipe = load_recipe(args.recipe, args.overrides, registry=registry)
     resume_dir = None
     if args.resume:
         resume_dir = find_run(args.resume, recipe)
-        saved = read_yaml(resume_dir / RECIPE_FILE)  # the run's own recipe is authoritative
-        recipe = validate(OmegaConf.merge(saved, parse_overrides(args.overrides)),
-                          registry=registry, source=str(resume_dir / RECIPE_FILE))
+        recipe = load_run_recipe(resume_dir, args.overrides, registry=registry)
     started = time.time()
     run = engine.prepare(recipe, pm, registry, resume_dir)
     try:
@@ -135,7 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = parser.parse_args(argv)
         if args.command is None:
-            parser.print_help()
+            parser.print_help(sys.stderr)
             return 2
         return {"train": cmd_train, "sample": cmd_sample, "plugins": cmd_plugins}[args.command](args)
     except _BadArgs as e:

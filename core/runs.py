@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from ganrun.errors import UserError
 
@@ -41,3 +41,14 @@ def find_run(spec: str, recipe: Any) -> Path:
         if read_info(run_dir).get("id") == spec:
             return run_dir.resolve()
     raise UserError(f"--resume: '{spec}' is neither a run folder nor the id of a run under '{root}'")
+
+
+def load_run_recipe(run_dir: Path, overrides: Sequence[str], *, registry: Any) -> Any:
+    """The recipe a run was started with (authoritative on resume), plus ``overrides``."""
+    from omegaconf import OmegaConf
+
+    from ganrun.recipe import parse_overrides, read_yaml, validate
+
+    saved = read_yaml(run_dir / RECIPE_FILE)
+    return validate(OmegaConf.merge(saved, parse_overrides(overrides)), registry=registry,
+                    source=str(run_dir / RECIPE_FILE))

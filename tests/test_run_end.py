@@ -50,6 +50,20 @@ def test_ctrl_c_marks_the_run_killed(tiny_recipe, workdir, monkeypatch):
     assert run.info.status == "KILLED" and run.data.tags["ganrun.status"] == "KILLED"
 
 
+def _sigterm(run, losses):
+    import os
+    import signal
+
+    if run.step == 2:
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def test_sigterm_marks_the_run_killed(tiny_recipe, workdir, monkeypatch):
+    install(monkeypatch, "terminating_plugin", ganrun_step_end=_sigterm)
+    assert main([str(tiny_recipe())]) == 130
+    assert only_run(workdir).info.status == "KILLED"
+
+
 def _stop(run, losses):
     if run.step == 6:  # epoch 2 of 4-step epochs
         run.request_stop("loss is NaN at step 6")

@@ -24,3 +24,4 @@ def ganrun_epoch_end(run, report):
         trainer.train(True)
     path = run.output_dir / IMAGE_DIR / f"image_at_epoch_{report.epoch:04d}.png"
     report.artifacts["grid"] = str(save_grid(path, images, nrow))
+    run.summary["grids"] = str(path.parent)

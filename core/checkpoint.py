@@ -33,6 +33,7 @@ def atomic_write(path: Path, write) -> Path:
     os.close(fd)
     try:
         write(tmp)
+        os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide checkpoints and weights from others
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)

@@ -15,7 +15,7 @@ from typing import Sequence
 
 from ganrun import __version__
 
-COMMANDS = ("train", "sample", "plugins")
+COMMANDS = ("train", "sample", "plugins", "evaluator")
 
 DESCRIPTION = """\
 Train GANs from recipes, with every run tracked.
@@ -23,6 +23,7 @@ Train GANs from recipes, with every run tracked.
   ganrun RECIPE.yaml [KEY=VALUE ...] [--resume RUN|latest] [--summary-json PATH]
   ganrun sample MODEL --n N --seed S --out OUT.png [--label C]
   ganrun plugins
+  ganrun evaluator train NAME [--out DIR]
 """
 
 
@@ -56,6 +57,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--tracking-uri", default=None, help="MLflow store (default: ./mlruns)")
 
     sub.add_parser("plugins", help="list installed plugins and the hooks they implement")
+
+    e = sub.add_parser("evaluator", help="evaluators: the classifiers that measure samples")
+    e.add_argument("action", choices=["train"], help="train: retrain reproducibly")
+    e.add_argument("name", help="a registered evaluator, e.g. lenet_mnist")
+    e.add_argument("--out", default=None, help="folder for the weights (default: where it ships)")
     return p
 
 
@@ -123,6 +129,17 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_evaluator(args: argparse.Namespace) -> int:
+    from ganrun.errors import UserError
+
+    pm, registry = _setup()
+    info = registry.evaluator(args.name, key="NAME")
+    if info.train is None:
+        raise UserError(f"NAME: evaluator '{args.name}' cannot be retrained")
+    print(json.dumps(info.train(args.out), indent=2))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] not in COMMANDS and not argv[0].startswith("-"):
@@ -133,7 +150,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command is None:
             parser.print_help(sys.stderr)
             return 2
-        return {"train": cmd_train, "sample": cmd_sample, "plugins": cmd_plugins}[args.command](args)
+        commands = {"train": cmd_train, "sample": cmd_sample, "plugins": cmd_plugins,
+                    "evaluator": cmd_evaluator}
+        return commands[args.command](args)
     except _BadArgs as e:
         print(e, file=sys.stderr)
         return 2

@@ -51,6 +51,7 @@ class Run:
     output_dir: Path
     trainer: Trainer
     hook: Any  # the plugin manager's hook relay, for plugins that call further hooks
+    registry: Registry  # registered methods, datasets, evaluators
     data_rng: torch.Generator
     loader: Any  # iterable of batches (dicts of tensors)
     steps_per_epoch: int
@@ -187,7 +188,7 @@ def prepare(recipe: Any, pm: Any, registry: Registry, resume_dir: str | Path | N
                         f"with drop_last on {len(dataset)} images")
     out = Path(resume_dir).resolve() if resume_dir else new_run_dir(recipe)
     run = Run(recipe=recipe, recipe_yaml=to_yaml(recipe), output_dir=out, trainer=trainer,
-              hook=pm.hook, data_rng=data_rng, loader=loader, steps_per_epoch=len(loader),
+              hook=pm.hook, registry=registry, data_rng=data_rng, loader=loader, steps_per_epoch=len(loader),
               plugin_versions={r.name: f"{r.distribution} {r.version}"
                                for r in getattr(pm, "records", [])})
     if resume_dir:

@@ -31,7 +31,8 @@ if TYPE_CHECKING:  # imported for annotations only: keeps `ganrun --help` free o
     from torch import nn
 
     from ganrun.engine import EpochReport, Run
-    from ganrun.registry import DatasetInfo, MethodInfo
+    from ganrun.registry import DatasetInfo, EvaluatorInfo, MethodInfo
+    from ganrun.sampling import Samples
     from ganrun.trainer import Trainer
 
 
@@ -58,6 +59,19 @@ def ganrun_register_datasets() -> list[DatasetInfo]:
     loader ``load(cfg, split) -> torch.utils.data.Dataset`` whose items (or
     ``__getitems__`` batches) are dicts of tensors, images under ``"image"`` in [-1, 1].
     A loader raises :class:`ganrun.errors.UserError` when its files are missing.
+    """
+
+
+@hookspec
+def ganrun_register_evaluators() -> list[EvaluatorInfo]:
+    """Describe the evaluators (trained classifiers that measure samples) this plugin provides.
+
+    Return a list of :class:`ganrun.registry.EvaluatorInfo`: the name a recipe selects with
+    ``metrics.evaluator``, ``load() -> Evaluator`` giving the ready network, and optionally
+    ``train(out_dir) -> dict`` that retrains it reproducibly (``ganrun evaluator train``).
+    An evaluator is an ``nn.Module`` in eval mode with ``num_classes`` and
+    ``num_features`` attributes and two methods on images in [-1, 1]: ``logits(x)``
+    (N x num_classes) and ``features(x)`` (N x num_features, the penultimate layer).
     """
 
 
@@ -109,13 +123,18 @@ def ganrun_make_trainer(
 @hookspec(firstresult=True)
 def ganrun_sample(
     recipe: Any, generator: nn.Module, n: int, seed: int, label: int | None
-) -> torch.Tensor | None:
+) -> Samples | None:
     """Draw ``n`` images from a trained ``generator`` with a reproducible ``seed``.
 
-    Return a float tensor ``N x C x H x W`` in [-1, 1], or ``None`` for a method this
-    plugin does not know. The same seed must give the same images. ``label`` is the class
-    asked for by a conditional method; an unconditional method refuses a label with
-    :class:`ganrun.errors.UserError`.
+    Return :class:`ganrun.sampling.Samples` (images ``N x C x H x W`` in [-1, 1], their
+    classes for a conditional method, the grid's row length), or ``None`` for a method
+    this plugin does not know. The same seed must give the same images, and drawing must
+    not touch the global RNG (a run's evaluation samples mid-training). Put the generator
+    in eval mode; the caller restores training mode.
+
+    ``label`` is the class asked for. A conditional method given no label draws ``n`` of
+    every class, one grid row per class, and refuses a class out of range with
+    :class:`ganrun.errors.UserError`; an unconditional method refuses any label.
     """
 
 

@@ -28,10 +28,21 @@ class DatasetInfo:
     description: str = ""
 
 
+@dataclass(frozen=True)
+class EvaluatorInfo:
+    """A trained network that measures samples (a recipe's ``metrics.evaluator``)."""
+
+    name: str
+    load: Callable[[], Any]  # () -> evaluator module (logits, features, num_classes, ...)
+    train: Callable[[Any], dict] | None = None  # (out_dir) -> how it was made (JSON-able)
+    description: str = ""
+
+
 @dataclass
 class Registry:
     methods: dict[str, MethodInfo] = field(default_factory=dict)
     datasets: dict[str, DatasetInfo] = field(default_factory=dict)
+    evaluators: dict[str, EvaluatorInfo] = field(default_factory=dict)
 
     @classmethod
     def from_hooks(cls, hook: Any) -> "Registry":
@@ -39,6 +50,7 @@ class Registry:
         for kind, caller, expected in (
             ("methods", hook.ganrun_register_methods, MethodInfo),
             ("datasets", hook.ganrun_register_datasets, DatasetInfo),
+            ("evaluators", hook.ganrun_register_evaluators, EvaluatorInfo),
         ):
             table = getattr(reg, kind)
             for impl in caller.get_hookimpls():
@@ -61,6 +73,9 @@ class Registry:
 
     def dataset(self, name: str, key: str = "data.name") -> DatasetInfo:
         return _lookup(self.datasets, name, key, "dataset")
+
+    def evaluator(self, name: str, key: str = "metrics.evaluator") -> EvaluatorInfo:
+        return _lookup(self.evaluators, name, key, "evaluator")
 
 
 def _lookup(table: dict, name: str, key: str, what: str):

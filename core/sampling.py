@@ -7,15 +7,26 @@ from __future__ import annotations
 
 import math
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from ganrun.checkpoint import GENERATOR_DIR, read_generator
 from ganrun.errors import PluginError, UserError
 from ganrun.recipe import from_yaml_text
 from ganrun.registry import Registry
+
+
+@dataclass
+class Samples:
+    """What ``ganrun_sample`` returns: images in [-1, 1], their classes, the grid's rows."""
+
+    images: torch.Tensor  # N x C x H x W
+    labels: torch.Tensor | None = None  # N class indices, for conditional methods
+    nrow: int | None = None  # images per grid row; None: a square grid
 
 
 def _generator_file(folder: Path) -> Path | None:
@@ -61,17 +72,40 @@ def load_generator(path: Path, pm: Any, registry: Registry) -> tuple[torch.nn.Mo
     return net.eval(), recipe
 
 
-def sample(model: str, n: int, seed: int, label: int | None, out: str, *, pm: Any,
-           registry: Registry, tracking_uri: str) -> Path:
-    """Draw ``n`` images with ``seed`` from ``model`` and write them as one PNG grid."""
+def draw(hook: Any, recipe: Any, generator: torch.nn.Module, n: int, seed: int,
+         label: int | None) -> Samples:
+    """Ask the method's plugin (through the hook relay) for samples; checks the answer."""
+    samples = hook.ganrun_sample(recipe=recipe, generator=generator, n=n, seed=seed, label=label)
+    if samples is None:
+        raise PluginError(f"no installed plugin answers ganrun_sample for '{recipe.method}'")
+    if not isinstance(samples, Samples):
+        raise PluginError(f"ganrun_sample for '{recipe.method}' returned "
+                          f"{type(samples).__name__}, not ganrun.sampling.Samples")
+    return samples
+
+
+def save_samples(out: str | Path, samples: Samples) -> Path:
+    """``.npz``: raw ``images`` (and ``labels``); anything else: a PNG grid."""
     from ganrun.images import save_grid
 
+    out = Path(out)
+    if out.suffix == ".npz":
+        arrays = {"images": samples.images.detach().cpu().float().numpy()}
+        if samples.labels is not None:
+            arrays["labels"] = samples.labels.cpu().numpy()
+        out.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(out, **arrays)
+        return out
+    nrow = samples.nrow or math.ceil(math.sqrt(len(samples.images)))
+    return save_grid(out, samples.images, nrow=nrow)
+
+
+def sample(model: str, n: int, seed: int, label: int | None, out: str, *, pm: Any,
+           registry: Registry, tracking_uri: str) -> Path:
+    """Draw ``n`` images with ``seed`` from ``model``; write a PNG grid or an ``.npz``."""
     if n < 1:
         raise UserError(f"--n: {n} must be >= 1")
     with tempfile.TemporaryDirectory() as tmp:
         path = locate(model, tracking_uri, Path(tmp))
         net, recipe = load_generator(path, pm, registry)
-    images = pm.hook.ganrun_sample(recipe=recipe, generator=net, n=n, seed=seed, label=label)
-    if images is None:
-        raise PluginError(f"no installed plugin answers ganrun_sample for '{recipe.method}'")
-    return save_grid(out, images, nrow=math.ceil(math.sqrt(n)))
+    return save_samples(out, draw(pm.hook, recipe, net, n, seed, label))

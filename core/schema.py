@@ -48,6 +48,13 @@ class TrackConfig:
 
 
 @dataclass
+class MetricsConfig:
+    every: int = limit(1, ge=0)  # epochs between evaluations; 0 turns them off
+    evaluator: Optional[str] = None  # a registered evaluator, e.g. lenet_mnist
+    samples_per_class: int = limit(20, ge=1)  # generated samples per class and evaluation
+
+
+@dataclass
 class OutputConfig:
     dir: str = "runs"
 
@@ -60,4 +67,5 @@ class RecipeSchema:
     model: Any = None
     train: TrainConfig = field(default_factory=TrainConfig)
     track: TrackConfig = field(default_factory=TrackConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
     output: OutputConfig = field(default_factory=OutputConfig)

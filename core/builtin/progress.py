@@ -29,12 +29,12 @@ def ganrun_step_end(run, losses):
         bar.update(1)
 
 
-@hookimpl
+@hookimpl(trylast=True)  # after the plugins that add metrics (evaluations)
 def ganrun_epoch_end(run, report):
     bar = _bars.pop(id(run), None)
     if bar is not None:
-        bar.set_postfix(_fmt({k: v for k, v in report.metrics.items() if k.startswith("epoch/")}),
-                        refresh=False)
+        shown = {k: v for k, v in report.metrics.items() if k.startswith(("epoch/", "eval/"))}
+        bar.set_postfix(_fmt(shown), refresh=False)
         bar.close()
 
 

@@ -13,11 +13,11 @@ from typing import Any, List
 import torch
 from torch import nn
 
-from ganrun.losses import LOSSES, AdversarialLoss
+from ganrun.losses import LOSSES, AdversarialLoss, get_loss
 from ganrun.schema import limit
 from ganrun.trainer import Trainer
+from ganrun_plugins.dcgan.networks import init_glorot
 
-PREVIEW = 16  # the tutorial's 16 fixed seeds, a 4 x 4 grid
 
 
 @dataclass
@@ -48,12 +48,31 @@ def make_noise(n: int, dim: int, generator: torch.Generator | None = None,
         else torch.randn(n, dim, device=device)
 
 
+def initialise(net: nn.Module, cfg: DCGANConfig) -> nn.Module:
+    """``cfg.init``: Keras' Glorot-uniform (the tutorial), or PyTorch's default init."""
+    if cfg.init == "glorot_uniform":
+        init_glorot(net)
+    return net
+
+
+def make_losses(cfg: DCGANConfig) -> dict[str, AdversarialLoss]:
+    return {"adversarial": get_loss(cfg.loss)}
+
+
 def adam(net: nn.Module, lr: float, cfg: DCGANConfig) -> torch.optim.Adam:
     return torch.optim.Adam(net.parameters(), lr=lr, betas=tuple(cfg.betas), eps=cfg.adam_eps)
 
 
 class DCGANTrainer(Trainer):
-    """Unconditional DCGAN: G maps noise to images, D scores images."""
+    """Unconditional DCGAN: G maps noise to images, D scores images.
+
+    A conditional subclass changes only what the networks are given: ``generator_inputs``
+    returns ``(noise, *conditions)``, and ``discriminate`` receives the conditions of the
+    images it scores (``real_inputs`` for the real batch, the generator's for fakes).
+    """
+
+    preview_seeds = 16  # the tutorial's 16 fixed seeds
+    preview_nrow = 4  # its 4 x 4 grid
 
     def __init__(self, recipe: Any, generators: dict[str, nn.Module],
                  discriminators: dict[str, nn.Module], losses: dict[str, AdversarialLoss],
@@ -66,7 +85,7 @@ class DCGANTrainer(Trainer):
         self.optimizers = {"G": adam(self.G, self.cfg.lr_g, self.cfg),
                            "D": adam(self.D, self.cfg.lr_d, self.cfg)}
         seeds = torch.Generator().manual_seed(recipe.train.seed)
-        self.fixed_noise = make_noise(PREVIEW, self.cfg.noise_dim, seeds, device)
+        self.fixed_noise = make_noise(self.preview_seeds, self.cfg.noise_dim, seeds, device)
 
     def generator_inputs(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, ...]:
         """What G is called with this step (a subclass adds the class labels)."""
@@ -97,8 +116,12 @@ class DCGANTrainer(Trainer):
         self.optimizers["D"].step()
         return {"gen": g_loss.detach(), "disc": d_loss.detach()}
 
+    def preview_inputs(self) -> tuple[torch.Tensor, ...]:
+        """What G is given for the epoch's grid: the fixed seeds."""
+        return (self.fixed_noise,)
+
     def preview(self) -> tuple[torch.Tensor, int]:
-        return self.G(self.fixed_noise), 4
+        return self.G(*self.preview_inputs()), self.preview_nrow
 
     def extra_state(self) -> dict[str, Any]:
         return {"fixed_noise": self.fixed_noise.cpu()}

@@ -136,13 +136,13 @@ class Discriminator(nn.Module):
         self.fc = nn.Linear(7 * 7 * w1, 1)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        """The last convolutional feature map (N x w1 x 7 x 7), before flattening."""
+        """The flattened last feature map (N x 7*7*w1), in Keras' channels-last order."""
         x = self.drop(self.act(self.conv1(x)))
-        return self.drop(self.act(self.conv2(x)))
+        x = self.drop(self.act(self.conv2(x)))
+        return x.permute(0, 2, 3, 1).flatten(1)  # Keras Flatten is channels-last
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        f = self.features(x)
-        return self.fc(f.permute(0, 2, 3, 1).flatten(1))  # Keras Flatten is channels-last
+        return self.fc(self.features(x))
 
 
 def init_glorot(module: nn.Module) -> None:

@@ -7,18 +7,13 @@ import torch
 
 from ganrun import hookimpl
 from ganrun.errors import UserError
-from ganrun.losses import get_loss
 from ganrun.registry import MethodInfo
-from ganrun_plugins.dcgan.method import DCGANConfig, DCGANTrainer, make_noise
-from ganrun_plugins.dcgan.networks import Discriminator, Generator, init_glorot
+from ganrun.sampling import Samples
+from ganrun_plugins.dcgan.method import (DCGANConfig, DCGANTrainer, initialise, make_losses,
+                                         make_noise)
+from ganrun_plugins.dcgan.networks import Discriminator, Generator
 
 METHOD = "dcgan"
-
-
-def _init(net: torch.nn.Module, cfg: DCGANConfig) -> torch.nn.Module:
-    if cfg.init == "glorot_uniform":
-        init_glorot(net)
-    return net
 
 
 @hookimpl
@@ -32,8 +27,9 @@ def ganrun_make_generator(recipe: Any, name: str):
     if recipe.method != METHOD:
         return None
     m = recipe.model
-    return _init(Generator(m.noise_dim, m.g_widths, m.channels, m.leaky_slope, m.bn_momentum,
-                           m.bn_eps, m.tf_padding), m)
+    net = Generator(m.noise_dim, m.g_widths, m.channels, m.leaky_slope, m.bn_momentum, m.bn_eps,
+                    m.tf_padding)
+    return initialise(net, m)
 
 
 @hookimpl
@@ -41,14 +37,15 @@ def ganrun_make_discriminator(recipe: Any, name: str):
     if recipe.method != METHOD:
         return None
     m = recipe.model
-    return _init(Discriminator(m.d_widths, m.channels, m.leaky_slope, m.dropout, m.tf_padding), m)
+    return initialise(Discriminator(m.d_widths, m.channels, m.leaky_slope, m.dropout,
+                                    m.tf_padding), m)
 
 
 @hookimpl
 def ganrun_make_losses(recipe: Any):
     if recipe.method != METHOD:
         return None
-    return {"adversarial": get_loss(recipe.model.loss)}
+    return make_losses(recipe.model)
 
 
 @hookimpl
@@ -64,6 +61,7 @@ def ganrun_sample(recipe, generator, n, seed, label):
         return None
     if label is not None:
         raise UserError("--label: method 'dcgan' is unconditional; it draws no chosen class")
-    noise = make_noise(n, recipe.model.noise_dim, torch.Generator().manual_seed(seed))
+    device = next(generator.parameters()).device
+    noise = make_noise(n, recipe.model.noise_dim, torch.Generator().manual_seed(seed), device)
     with torch.no_grad():
-        return generator.eval()(noise)
+        return Samples(generator.eval()(noise))

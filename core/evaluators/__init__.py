@@ -1,0 +1,1 @@
+"""Evaluators: small classifiers the project trains itself, to measure generated samples."""

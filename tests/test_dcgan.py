@@ -82,6 +82,10 @@ def test_train_step_is_the_tutorials_two_tape_step(registry):
     opt_d.step()
 
     assert torch.allclose(losses["gen"], gen_loss) and torch.allclose(losses["disc"], disc_loss)
+    assert torch.allclose(losses["d_real"], torch.sigmoid(real_out).mean())
+    assert torch.allclose(losses["d_fake"], torch.sigmoid(fake_out).mean())
+    norm_g = torch.sqrt(sum((g ** 2).sum() for g in gg))
+    assert torch.allclose(losses["grad_G"], norm_g)
     for a, b in zip(list(trainer.G.parameters()) + list(trainer.D.parameters()),
                     list(G.parameters()) + list(D.parameters())):
         assert torch.allclose(a, b, atol=1e-7)

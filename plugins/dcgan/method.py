@@ -59,6 +59,11 @@ def make_losses(cfg: DCGANConfig) -> dict[str, AdversarialLoss]:
     return {"adversarial": get_loss(cfg.loss)}
 
 
+def global_norm(grads: tuple[torch.Tensor, ...]) -> torch.Tensor:
+    """L2 norm of all gradients together (what gradient clipping would measure)."""
+    return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+
+
 def adam(net: nn.Module, lr: float, cfg: DCGANConfig) -> torch.optim.Adam:
     return torch.optim.Adam(net.parameters(), lr=lr, betas=tuple(cfg.betas), eps=cfg.adam_eps)
 
@@ -114,7 +119,12 @@ class DCGANTrainer(Trainer):
                 p.grad = g
         self.optimizers["G"].step()
         self.optimizers["D"].step()
-        return {"gen": g_loss.detach(), "disc": d_loss.detach()}
+        out = {"gen": g_loss.detach(), "disc": d_loss.detach(),
+               "grad_G": global_norm(g_grads), "grad_D": global_norm(d_grads)}
+        d_real, d_fake = self.loss.probability(real_out), self.loss.probability(fake_out)
+        if d_real is not None:  # D(x) and D(G(z)): the classic signals of a winning D
+            out["d_real"], out["d_fake"] = d_real.detach(), d_fake.detach()
+        return out
 
     def preview_inputs(self) -> tuple[torch.Tensor, ...]:
         """What G is given for the epoch's grid: the fixed seeds."""

@@ -62,6 +62,7 @@ class Run:
     status: str = "RUNNING"
     metrics: dict[str, float] = field(default_factory=dict)  # the last epoch's metrics
     summary: dict[str, str] = field(default_factory=dict)  # lines the CLI prints at the end
+    tags: dict[str, str] = field(default_factory=dict)  # run tags a tracker records
     plugin_versions: dict[str, str] = field(default_factory=dict)  # plugin -> "dist version"
     generator_path: str | None = None
     stop_reason: str | None = None

@@ -10,12 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+from ganrun.health.config import HealthConfig
+from ganrun.limits import limit
 
-def limit(default: Any, **meta: Any) -> Any:
-    """A dataclass field with a default and limits: ``limit(256, ge=1)``."""
-    if isinstance(default, (list, dict)):
-        return field(default_factory=lambda: type(default)(default), metadata=meta)
-    return field(default=default, metadata=meta)
+__all__ = ["limit", "DataConfig", "TrainConfig", "TrackConfig", "MetricsConfig", "HealthConfig",
+           "OutputConfig", "RecipeSchema"]
 
 
 @dataclass
@@ -68,4 +67,5 @@ class RecipeSchema:
     train: TrainConfig = field(default_factory=TrainConfig)
     track: TrackConfig = field(default_factory=TrackConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    health: HealthConfig = field(default_factory=HealthConfig)
     output: OutputConfig = field(default_factory=OutputConfig)

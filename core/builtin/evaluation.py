@@ -29,7 +29,7 @@ def ganrun_run_start(run):
         _evaluators[id(run)] = run.registry.evaluator(name).load()
 
 
-@hookimpl
+@hookimpl(tryfirst=True)  # before the plugins that read eval/* (health, trackers)
 def ganrun_epoch_end(run, report):
     evaluator = _evaluators.get(id(run))
     if evaluator is None or not _due(run, report.epoch):

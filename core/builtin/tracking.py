@@ -155,6 +155,7 @@ def ganrun_epoch_end(run, report):
     for k, v in report.metrics.items():
         tracked.add(k, v, report.epoch)
     tracked.flush()
+    _log_tags(tracked, run.tags)
     for name, path in report.artifacts.items():  # a resumed epoch's file replaces its own
         tracked.client.log_artifact(tracked.run_id, path, artifact_path=f"{name}s")
 
@@ -182,12 +183,21 @@ def ganrun_run_end(run, status, error):
             client.log_artifacts(tracked.run_id, str(folder), artifact_path=GENERATOR_DIR)
             if run.recipe.track.register_model:
                 _register(client, run.recipe.name, tracked.run_id)
+        _log_tags(tracked, run.tags)
         tags = [RunTag("ganrun.status", status)]
         if run.stop_reason:
             tags.append(RunTag("ganrun.stop_reason", run.stop_reason[:5000]))
         client.log_batch(tracked.run_id, tags=tags)
     finally:
         client.set_terminated(tracked.run_id, status=status)
+
+
+def _log_tags(tracked: _Tracked, tags: dict[str, str]) -> None:
+    from mlflow.entities import RunTag
+
+    if tags:
+        tracked.client.log_batch(tracked.run_id,
+                                 tags=[RunTag(k, str(v)[:5000]) for k, v in tags.items()])
 
 
 def _register(client: Any, name: str, run_id: str) -> None:

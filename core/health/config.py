@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-from ganrun.schema import limit
+from ganrun.limits import limit
 
 
 @dataclass

@@ -1,0 +1,70 @@
+"""Built-in plugin: watches every run for convergence failure and mode collapse.
+
+It feeds each step's values (losses, D(x), D(G(z)), gradient norms) and each epoch's
+``eval/*`` metrics to a :class:`ganrun.health.HealthMonitor` built from the recipe's
+``health:`` section. An alarm prints one line with its evidence, sets the run's tags
+``health.status`` (ok / warning / failed) and ``health.alarms``, and the monitors'
+statistics are logged as ``health/*`` metrics each epoch. A NaN or Inf stops the run at
+once, and with ``health.on_failure: stop`` so does any failed alarm: status FAILED, exit
+code 3, the last good checkpoint kept.
+"""
+from __future__ import annotations
+
+import sys
+
+from ganrun import hookimpl
+from ganrun.health import HealthMonitor, split_step_values
+
+_monitors: dict[int, HealthMonitor] = {}
+
+
+def _say(run, alarms) -> None:
+    from tqdm import tqdm
+
+    for alarm in alarms:
+        tqdm.write(alarm.line(), file=sys.stderr)  # keeps a running progress bar intact
+    monitor = _monitors[id(run)]
+    run.tags["health.status"] = monitor.status
+    run.tags["health.alarms"] = " | ".join(a.line() for a in monitor.alarms)
+    fatal = [a for a in alarms if a.monitor == "NonFinite"]
+    if fatal or monitor.should_stop:
+        run.request_stop((fatal or alarms)[0].line())
+
+
+@hookimpl
+def ganrun_run_start(run):
+    if run.recipe.health.enabled:
+        _monitors[id(run)] = HealthMonitor(run.recipe.health)
+        run.tags["health.status"] = "ok"
+
+
+@hookimpl
+def ganrun_step_end(run, losses):
+    monitor = _monitors.get(id(run))
+    if monitor is None:
+        return
+    alarms = monitor.observe_step(run.step, *split_step_values(losses, run.trainer.networks,
+                                                              run.recipe.health))
+    if alarms:
+        _say(run, alarms)
+
+
+@hookimpl
+def ganrun_epoch_end(run, report):
+    monitor = _monitors.get(id(run))
+    if monitor is None:
+        return
+    evaluated = {k: v for k, v in report.metrics.items() if k.startswith("eval/")}
+    if evaluated:
+        reference = {k: v for k, v in report.metrics.items() if k.startswith("real/")}
+        alarms = monitor.observe_eval(report.epoch, evaluated, reference)
+        if alarms:
+            _say(run, alarms)
+    report.metrics.update(monitor.statistics())
+
+
+@hookimpl
+def ganrun_run_end(run, status, error):
+    monitor = _monitors.pop(id(run), None)
+    if monitor is not None:
+        run.summary["health"] = monitor.status

@@ -31,7 +31,7 @@ if TYPE_CHECKING:  # imported for annotations only: keeps `ganrun --help` free o
     from torch import nn
 
     from ganrun.engine import EpochReport, Run
-    from ganrun.registry import DatasetInfo, EvaluatorInfo, MethodInfo
+    from ganrun.registry import DatasetInfo, EvaluatorInfo, MethodInfo, MetricInfo
     from ganrun.sampling import Samples
     from ganrun.trainer import Trainer
 
@@ -72,6 +72,19 @@ def ganrun_register_evaluators() -> list[EvaluatorInfo]:
     An evaluator is an ``nn.Module`` in eval mode with ``num_classes`` and
     ``num_features`` attributes and two methods on images in [-1, 1]: ``logits(x)``
     (N x num_classes) and ``features(x)`` (N x num_features, the penultimate layer).
+    """
+
+
+@hookspec
+def ganrun_register_metrics() -> list[MetricInfo]:
+    """Describe the sample-quality metrics this plugin provides.
+
+    Return a list of :class:`ganrun.registry.MetricInfo`. ``make(evaluator, real)`` is
+    called once per run with the evaluator and the real training images measured by it
+    (a :class:`ganrun.metrics.samples.MeasuredSet`: images, labels, features, predicted
+    classes), so a metric caches its real statistics there; it returns a function that
+    takes the generated samples, measured the same way, and returns ``{"eval/NAME": value}``
+    (``real/NAME`` for a reference value computed on the real data).
     """
 
 

@@ -92,11 +92,13 @@ def validate(raw: DictConfig | dict, *, registry: Registry, source: str = "recip
         key = f"{e.full_key}: " if getattr(e, "full_key", None) else ""
         raise UserError(f"{source}: {key}{_first_line(e)}") from None
     check_limits(recipe, source=source)
-    if recipe.metrics.evaluator:  # type: ignore[attr-defined]
-        try:
+    try:
+        if recipe.metrics.evaluator:  # type: ignore[attr-defined]
             registry.evaluator(recipe.metrics.evaluator)  # type: ignore[attr-defined]
-        except UserError as e:
-            raise UserError(f"{source}: {e}") from None
+        for name in recipe.metrics.names:  # type: ignore[attr-defined]
+            registry.metric(name)
+    except UserError as e:
+        raise UserError(f"{source}: {e}") from None
     return recipe  # type: ignore[return-value]
 
 

@@ -38,11 +38,22 @@ class EvaluatorInfo:
     description: str = ""
 
 
+@dataclass(frozen=True)
+class MetricInfo:
+    """A sample-quality metric (a name in the recipe's ``metrics.names``)."""
+
+    name: str
+    # (evaluator, real MeasuredSet) -> fn(fake MeasuredSet) -> {"eval/...": value}
+    make: Callable[[Any, Any], Callable[[Any], dict[str, float]]]
+    description: str = ""
+
+
 @dataclass
 class Registry:
     methods: dict[str, MethodInfo] = field(default_factory=dict)
     datasets: dict[str, DatasetInfo] = field(default_factory=dict)
     evaluators: dict[str, EvaluatorInfo] = field(default_factory=dict)
+    metrics: dict[str, MetricInfo] = field(default_factory=dict)
 
     @classmethod
     def from_hooks(cls, hook: Any) -> "Registry":
@@ -51,6 +62,7 @@ class Registry:
             ("methods", hook.ganrun_register_methods, MethodInfo),
             ("datasets", hook.ganrun_register_datasets, DatasetInfo),
             ("evaluators", hook.ganrun_register_evaluators, EvaluatorInfo),
+            ("metrics", hook.ganrun_register_metrics, MetricInfo),
         ):
             table = getattr(reg, kind)
             for impl in caller.get_hookimpls():
@@ -76,6 +88,9 @@ class Registry:
 
     def evaluator(self, name: str, key: str = "metrics.evaluator") -> EvaluatorInfo:
         return _lookup(self.evaluators, name, key, "evaluator")
+
+    def metric(self, name: str, key: str = "metrics.names") -> MetricInfo:
+        return _lookup(self.metrics, name, key, "metric")
 
 
 def _lookup(table: dict, name: str, key: str, what: str):

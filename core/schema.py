@@ -8,7 +8,7 @@ written as field metadata (``ge``, ``gt``, ``le``, ``choices``) and checked by
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, List, Optional
 
 from ganrun.health.config import HealthConfig
 from ganrun.limits import limit
@@ -48,9 +48,10 @@ class TrackConfig:
 
 @dataclass
 class MetricsConfig:
-    every: int = limit(1, ge=0)  # epochs between evaluations; 0 turns them off
-    evaluator: Optional[str] = None  # a registered evaluator, e.g. lenet_mnist
-    samples_per_class: int = limit(20, ge=1)  # generated samples per class and evaluation
+    every: int = limit(5, ge=0)  # epochs between evaluations (and the last epoch); 0: none
+    evaluator: Optional[str] = None  # a registered evaluator, e.g. lenet_mnist; None: none
+    samples: int = limit(1000, ge=10)  # generated samples per evaluation (split over classes)
+    names: List[str] = field(default_factory=list)  # registered metrics; empty: all
 
 
 @dataclass

@@ -20,6 +20,8 @@ train:
   batch_size: 64
   checkpoint_every: {every}
   threads: 1
+metrics:
+  every: 0  # sample-quality metrics have their own tests (test_cgan, test_evaluation)
 """
 
 

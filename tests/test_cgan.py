@@ -20,7 +20,7 @@ from tests.conftest import RECIPES
 
 TINY = ["model.g_widths=[16,8,4]", "model.d_widths=[4,8]", "data.limit=256",
         "train.batch_size=64", "train.epochs=2", "train.threads=1",
-        "metrics.every=1", "metrics.samples_per_class=3"]
+        "metrics.every=1", "metrics.samples=30"]
 
 
 @pytest.fixture(scope="module")

@@ -1,53 +1,79 @@
-"""Built-in plugin: measures generated samples with the recipe's evaluator.
+"""Built-in plugin: measures generated samples every ``metrics.every`` epochs.
 
-Every ``metrics.every`` epochs it draws ``metrics.samples_per_class`` samples of every
-class from a fixed seed (``ganrun_sample``, so any conditional method qualifies) and logs
-``eval/cond_acc``: the share the evaluator classifies as the class that was asked for.
+At run start it loads the recipe's evaluator and measures the real training images once;
+each metric (``metrics.names``, default all registered) caches its real statistics then.
+At an evaluation it draws ``metrics.samples`` samples from a fixed seed through
+``ganrun_sample`` (a conditional method: the same number of every class), measures them
+once, and adds every metric's ``eval/*`` values and ``time/eval_seconds`` to the epoch's
+report, before the health monitors and the trackers read it.
 """
 from __future__ import annotations
 
-import torch
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
 
 from ganrun import hookimpl
+from ganrun.errors import UserError
 from ganrun.sampling import draw
 
 EVAL_SEED = 12345  # the same samples' seeds at every evaluation: comparable across epochs
 
-_evaluators: dict[int, torch.nn.Module] = {}
+
+@dataclass
+class _Evaluation:
+    evaluator: Any
+    metrics: list[Callable[[Any], dict[str, float]]]
+
+
+_runs: dict[int, _Evaluation] = {}
 
 
 def _due(run, epoch: int) -> bool:
-    m = run.recipe.metrics
-    return bool(m.evaluator and m.every and (epoch % m.every == 0
-                                             or epoch == run.recipe.train.epochs))
+    every = run.recipe.metrics.every
+    return bool(every) and (epoch % every == 0 or epoch == run.recipe.train.epochs)
 
 
 @hookimpl
 def ganrun_run_start(run):
-    name = run.recipe.metrics.evaluator
-    if name:  # loaded once, at start: a missing weights file fails before any training
-        _evaluators[id(run)] = run.registry.evaluator(name).load()
+    from ganrun.metrics.samples import MeasuredSet
+
+    cfg = run.recipe.metrics
+    if not cfg.evaluator or not cfg.every:
+        return
+    evaluator = run.registry.evaluator(cfg.evaluator).load()
+    dataset = run.loader.dataset
+    if not hasattr(dataset, "images"):
+        raise UserError(f"metrics.evaluator: dataset '{run.recipe.data.name}' does not hold "
+                        f"its images in memory; set metrics.every=0")
+    real = MeasuredSet.measure(evaluator, dataset.images, getattr(dataset, "labels", None))
+    names = cfg.names or sorted(run.registry.metrics)
+    metrics = [run.registry.metric(name).make(evaluator, real) for name in names]
+    _runs[id(run)] = _Evaluation(evaluator, metrics)
 
 
 @hookimpl(tryfirst=True)  # before the plugins that read eval/* (health, trackers)
 def ganrun_epoch_end(run, report):
-    evaluator = _evaluators.get(id(run))
-    if evaluator is None or not _due(run, report.epoch):
+    from ganrun.metrics.samples import MeasuredSet
+
+    evaluation = _runs.get(id(run))
+    if evaluation is None or not _due(run, report.epoch):
         return
+    started = time.perf_counter()
     generator = next(iter(run.trainer.generators.values()))
-    per_class = run.recipe.metrics.samples_per_class
+    classes = getattr(run.recipe.model, "num_classes", None)
+    n = run.recipe.metrics.samples
     try:
-        samples = draw(run.hook, run.recipe, generator, per_class, EVAL_SEED, None)
+        samples = draw(run.hook, run.recipe, generator, n // classes if classes else n,
+                       EVAL_SEED, None)
     finally:
         generator.train(True)
-    if samples.labels is None:  # unconditional: no class was asked for
-        return
-    with torch.no_grad():
-        predicted = evaluator.logits(samples.images.cpu()).argmax(dim=1)
-    report.metrics["eval/cond_acc"] = (predicted == samples.labels.cpu()).float().mean().item()
+    fake = MeasuredSet.measure(evaluation.evaluator, samples.images, samples.labels)
+    for metric in evaluation.metrics:
+        report.metrics.update(metric(fake))
+    report.metrics["time/eval_seconds"] = time.perf_counter() - started
 
 
 @hookimpl
 def ganrun_run_end(run, status, error):
-    _evaluators.pop(id(run), None)
-
+    _runs.pop(id(run), None)

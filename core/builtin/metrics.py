@@ -1,0 +1,86 @@
+"""Built-in plugin: registers the sample-quality metrics of :mod:`ganrun.metrics`.
+
+Each works in the evaluator's feature space (or on its predicted classes) and caches what
+it needs of the real data once per run.
+"""
+from __future__ import annotations
+
+from ganrun import hookimpl
+from ganrun.registry import MetricInfo
+
+
+def _fid(evaluator, real):
+    from ganrun.metrics.fid import FIDLeNet
+
+    fid = FIDLeNet(evaluator).set_real(real.features)
+    return lambda fake: {"eval/fid_lenet": fid.score(fake.features)}
+
+
+def _kid(evaluator, real):
+    from ganrun.metrics.kid import KIDLeNet
+
+    kid = KIDLeNet(evaluator).set_real(real.features)
+
+    def score(fake):
+        mean, std = kid.score(fake.features)
+        return {"eval/kid": mean, "eval/kid_std": std}
+
+    return score
+
+
+def _modes(evaluator, real):
+    from ganrun.metrics.modes import class_kl, mode_coverage
+
+    k = evaluator.num_classes
+    return lambda fake: {"eval/modes": float(mode_coverage(fake.predicted, k)),
+                         "eval/class_kl": class_kl(fake.predicted, real.predicted, k)}
+
+
+def _prdc(evaluator, real):
+    from ganrun.metrics.prdc import density_coverage, precision_recall
+
+    def score(fake):
+        precision, recall = precision_recall(real.features, fake.features, k=3)
+        density, coverage = density_coverage(real.features, fake.features, k=5)
+        return {"eval/precision": precision, "eval/recall": recall,
+                "eval/density": density, "eval/coverage": coverage}
+
+    return score
+
+
+def _ndb(evaluator, real):
+    from ganrun.metrics.ndb import NDB
+
+    bins = NDB(real.features)
+    return lambda fake: {"eval/ndb": bins.score(fake.features)}
+
+
+def _ssim(evaluator, real):
+    from ganrun.metrics.diversity import mean_intra_class_ssim
+
+    reference = mean_intra_class_ssim(real.images, real.classes)
+    return lambda fake: {"eval/ssim": mean_intra_class_ssim(fake.images, fake.classes),
+                         "real/ssim": reference}
+
+
+def _cond_acc(evaluator, real):
+    def score(fake):
+        if fake.labels is None:  # unconditional: no class was asked for
+            return {}
+        return {"eval/cond_acc": (fake.predicted == fake.labels).float().mean().item()}
+
+    return score
+
+
+@hookimpl
+def ganrun_register_metrics():
+    return [
+        MetricInfo("fid_lenet", _fid, "Frechet distance of evaluator features (Heusel 2017)"),
+        MetricInfo("kid", _kid, "kernel inception distance on evaluator features (Binkowski 2018)"),
+        MetricInfo("modes", _modes, "classes present, KL(generated || real class histogram)"),
+        MetricInfo("prdc", _prdc, "precision/recall k=3 (Kynkaanniemi 2019), "
+                                  "density/coverage k=5 (Naeem 2020)"),
+        MetricInfo("ndb", _ndb, "share of k-means bins that differ (Richardson & Weiss 2018)"),
+        MetricInfo("ssim", _ssim, "mean intra-class SSIM of sample pairs, and of real digits"),
+        MetricInfo("cond_acc", _cond_acc, "share classified as the class asked for"),
+    ]

@@ -1,0 +1,34 @@
+"""A set of images measured once by the evaluator: what every metric reads."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ganrun.metrics.features import batched_features
+from ganrun.metrics.modes import predict_classes
+
+
+@dataclass
+class MeasuredSet:
+    """Images, their classes (asked for, or the real labels; None if unknown), and the
+    evaluator's features and predicted classes of them."""
+
+    images: torch.Tensor
+    labels: torch.Tensor | None
+    features: torch.Tensor
+    predicted: torch.Tensor
+
+    @classmethod
+    def measure(cls, evaluator: nn.Module, images: torch.Tensor,
+                labels: torch.Tensor | None = None) -> "MeasuredSet":
+        images = images.detach().cpu().float()
+        with torch.no_grad():
+            return cls(images, None if labels is None else labels.cpu(),
+                       batched_features(evaluator, images), predict_classes(evaluator, images))
+
+    @property
+    def classes(self) -> torch.Tensor:
+        """The classes to group samples by: the known labels, else the predicted ones."""
+        return self.labels if self.labels is not None else self.predicted

@@ -24,6 +24,7 @@ EVAL_SEED = 12345  # the same samples' seeds at every evaluation: comparable acr
 class _Evaluation:
     evaluator: Any
     metrics: list[Callable[[Any], dict[str, float]]]
+    setup_seconds: float  # measuring the real data once, reported with the first evaluation
 
 
 _runs: dict[int, _Evaluation] = {}
@@ -41,6 +42,7 @@ def ganrun_run_start(run):
     cfg = run.recipe.metrics
     if not cfg.evaluator or not cfg.every:
         return
+    started = time.perf_counter()
     evaluator = run.registry.evaluator(cfg.evaluator).load()
     dataset = run.loader.dataset
     if not hasattr(dataset, "images"):
@@ -49,7 +51,7 @@ def ganrun_run_start(run):
     real = MeasuredSet.measure(evaluator, dataset.images, getattr(dataset, "labels", None))
     names = cfg.names or sorted(run.registry.metrics)
     metrics = [run.registry.metric(name).make(evaluator, real) for name in names]
-    _runs[id(run)] = _Evaluation(evaluator, metrics)
+    _runs[id(run)] = _Evaluation(evaluator, metrics, time.perf_counter() - started)
 
 
 @hookimpl(tryfirst=True)  # before the plugins that read eval/* (health, trackers)
@@ -72,6 +74,9 @@ def ganrun_epoch_end(run, report):
     for metric in evaluation.metrics:
         report.metrics.update(metric(fake))
     report.metrics["time/eval_seconds"] = time.perf_counter() - started
+    if evaluation.setup_seconds:
+        report.metrics["time/eval_setup_seconds"] = evaluation.setup_seconds
+        evaluation.setup_seconds = 0.0
 
 
 @hookimpl

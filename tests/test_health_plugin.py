@@ -28,7 +28,7 @@ def test_nan_stops_the_run_failed_exit_3_keeping_the_last_good_checkpoint(
 
     assert main([str(tiny_recipe(epochs=3)), "--summary-json", "s.json"]) == 3
     err = capsys.readouterr().err
-    assert "health: FAILED" in err and "NaN" in err and "at step 7" in err
+    assert "health: FAILED" in err and "is NaN at step" in err  # step 6 (weights) or 7 (losses)
     s = json.loads((workdir / "s.json").read_text())
     assert s["status"] == "FAILED"
     out = Path(s["output_dir"])

@@ -1,6 +1,7 @@
 """Built-in plugin: watches every run for convergence failure and mode collapse.
 
-It feeds each step's values (losses, D(x), D(G(z)), gradient norms) and each epoch's
+It feeds each step's values (losses, D(x), D(G(z)), gradient norms, and each network's
+relative parameter change, which it measures itself) and each epoch's
 ``eval/*`` metrics to a :class:`ganrun.health.HealthMonitor` built from the recipe's
 ``health:`` section. An alarm prints one line with its evidence, sets the run's tags
 ``health.status`` (ok / warning / failed) and ``health.alarms``, and the monitors'
@@ -12,10 +13,28 @@ from __future__ import annotations
 
 import sys
 
+import torch
+
 from ganrun import hookimpl
 from ganrun.health import HealthMonitor, split_step_values
 
 _monitors: dict[int, HealthMonitor] = {}
+_params: dict[int, dict[str, torch.Tensor]] = {}  # each network's parameters at the last step
+
+
+def _param_change(run) -> dict[str, float]:
+    """||theta_t - theta_t-1|| / ||theta_t-1|| per network: 0 when a network is not updated
+    (a learning rate of 0, frozen weights), which its gradients alone do not show."""
+    previous = _params.setdefault(id(run), {})
+    change = {}
+    with torch.no_grad():
+        for name, net in run.trainer.networks.items():
+            now = torch.nn.utils.parameters_to_vector(net.parameters())  # a copy
+            if name in previous:
+                before = previous[name]
+                change[name] = float((now - before).norm() / before.norm().clamp_min(1e-12))
+            previous[name] = now
+    return change
 
 
 def _say(run, alarms) -> None:
@@ -43,8 +62,10 @@ def ganrun_step_end(run, losses):
     monitor = _monitors.get(id(run))
     if monitor is None:
         return
-    alarms = monitor.observe_step(run.step, *split_step_values(losses, run.trainer.networks,
-                                                              run.recipe.health))
+    values, grads, scores, changes = split_step_values(losses, run.trainer.networks,
+                                                       run.recipe.health)
+    changes = {**_param_change(run), **changes}  # a method's own measure wins
+    alarms = monitor.observe_step(run.step, values, grads, scores, changes)
     if alarms:
         _say(run, alarms)
 
@@ -65,6 +86,7 @@ def ganrun_epoch_end(run, report):
 
 @hookimpl
 def ganrun_run_end(run, status, error):
+    _params.pop(id(run), None)
     monitor = _monitors.pop(id(run), None)
     if monitor is not None:
         run.summary["health"] = monitor.status

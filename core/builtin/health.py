@@ -19,17 +19,19 @@ from ganrun import hookimpl
 from ganrun.health import HealthMonitor, split_step_values
 
 _monitors: dict[int, HealthMonitor] = {}
-_params: dict[int, dict[str, torch.Tensor]] = {}  # each network's parameters at the last step
+_params: dict[int, dict[str, torch.Tensor]] = {}  # each network's sampled weights, last step
+STRIDE = 61  # every 61st weight: a ~60x cheaper estimate, still exactly 0 when nothing moves
 
 
 def _param_change(run) -> dict[str, float]:
-    """||theta_t - theta_t-1|| / ||theta_t-1|| per network: 0 when a network is not updated
-    (a learning rate of 0, frozen weights), which its gradients alone do not show."""
+    """||theta_t - theta_t-1|| / ||theta_t-1|| per network, on a fixed sample of its
+    weights: 0 when a network is not updated (a learning rate of 0, frozen weights), which
+    its gradients alone do not show. Copying every weight would cost ~1 ms a step."""
     previous = _params.setdefault(id(run), {})
     change = {}
     with torch.no_grad():
         for name, net in run.trainer.networks.items():
-            now = torch.nn.utils.parameters_to_vector(net.parameters())  # a copy
+            now = torch.cat([p.detach().reshape(-1)[::STRIDE] for p in net.parameters()])
             if name in previous:
                 before = previous[name]
                 change[name] = float((now - before).norm() / before.norm().clamp_min(1e-12))

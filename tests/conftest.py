@@ -25,6 +25,24 @@ metrics:
 """
 
 
+def train_once(work: Path, args: list[str]) -> dict:
+    """Run ``ganrun ARGS --summary-json s.json`` inside ``work``; return the summary.
+
+    For module-scoped fixtures that share one tiny run between tests."""
+    import json
+    import os
+
+    from ganrun.cli import main
+
+    old = os.getcwd()
+    os.chdir(work)
+    try:
+        assert main([*args, "--summary-json", "s.json"]) == 0
+    finally:
+        os.chdir(old)
+    return json.loads((work / "s.json").read_text())
+
+
 @pytest.fixture
 def workdir(tmp_path, monkeypatch) -> Path:
     """Run in a fresh folder: runs/ and the MLflow store land there."""

@@ -1,8 +1,6 @@
 """The cgan plugin: conditioning, class-conditional sampling, export and reload, cond_acc."""
 from __future__ import annotations
 
-import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +14,7 @@ from PIL import Image
 from ganrun.cli import main
 from ganrun.engine import build_trainer
 from ganrun.recipe import load_recipe
-from tests.conftest import RECIPES
+from tests.conftest import RECIPES, train_once
 
 TINY = ["model.g_widths=[16,8,4]", "model.d_widths=[4,8]", "data.limit=256",
         "train.batch_size=64", "train.epochs=2", "train.threads=1",
@@ -26,13 +24,7 @@ TINY = ["model.g_widths=[16,8,4]", "model.d_widths=[4,8]", "data.limit=256",
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     work = tmp_path_factory.mktemp("cgan")
-    old = os.getcwd()
-    os.chdir(work)
-    try:
-        assert main([str(RECIPES / "cgan_mnist.yaml"), *TINY, "--summary-json", "s.json"]) == 0
-    finally:
-        os.chdir(old)
-    return work, json.loads((work / "s.json").read_text())
+    return work, train_once(work, [str(RECIPES / "cgan_mnist.yaml"), *TINY])
 
 
 def test_the_label_conditions_both_networks(registry):

@@ -1,7 +1,6 @@
 """End to end through the CLI on a tiny setting: train, track, export, sample, bad input."""
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -19,20 +18,12 @@ def uri(workdir: Path) -> str:
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """One tiny run shared by the tests of this module (2 epochs, 4 steps each)."""
-    import os
-
-    from tests.conftest import RECIPES, TINY
+    from tests.conftest import RECIPES, TINY, train_once
 
     work = tmp_path_factory.mktemp("run")
-    old = os.getcwd()
-    os.chdir(work)
-    try:
-        recipe = work / "tiny.yaml"
-        recipe.write_text(TINY.format(base=RECIPES / "quickstart.yaml", epochs=2, every=1))
-        assert main([str(recipe), "--summary-json", "s.json"]) == 0
-    finally:
-        os.chdir(old)
-    return work, json.loads((work / "s.json").read_text())
+    recipe = work / "tiny.yaml"
+    recipe.write_text(TINY.format(base=RECIPES / "quickstart.yaml", epochs=2, every=1))
+    return work, train_once(work, [str(recipe)])
 
 
 def test_run_writes_grids_checkpoints_generator_and_summary(trained):

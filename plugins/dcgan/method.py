@@ -13,11 +13,10 @@ from typing import Any, List
 import torch
 from torch import nn
 
+from ganrun.init import init_glorot
 from ganrun.losses import LOSSES, AdversarialLoss, get_loss
 from ganrun.schema import limit
 from ganrun.trainer import Trainer
-from ganrun_plugins.dcgan.networks import init_glorot
-
 
 
 @dataclass

@@ -31,7 +31,7 @@ if TYPE_CHECKING:  # imported for annotations only: keeps `ganrun --help` free o
     from torch import nn
 
     from ganrun.engine import EpochReport, Run
-    from ganrun.registry import DatasetInfo, EvaluatorInfo, MethodInfo, MetricInfo
+    from ganrun.registry import DatasetInfo, EvaluatorInfo, ImporterInfo, MethodInfo, MetricInfo
     from ganrun.sampling import Samples
     from ganrun.trainer import Trainer
 
@@ -47,6 +47,8 @@ def ganrun_register_methods() -> list[MethodInfo]:
     ``method: NAME``, the dataclass that is the schema of the recipe's ``model`` section,
     and the names of the method's generators and discriminators (for CycleGAN four nets,
     for DCGAN one of each). The role hooks are then asked once per network name.
+    An image-to-image method also maps each direction to the generator that translates it
+    (``translations={"AtoB": "genAB", "BtoA": "genBA"}``), which ``ganrun translate`` uses.
     """
 
 
@@ -85,6 +87,19 @@ def ganrun_register_metrics() -> list[MetricInfo]:
     classes), so a metric caches its real statistics there; it returns a function that
     takes the generated samples, measured the same way, and returns ``{"eval/NAME": value}``
     (``real/NAME`` for a reference value computed on the real data).
+    """
+
+
+@hookspec
+def ganrun_register_importers() -> list[ImporterInfo]:
+    """Describe converters of other projects' weights into ganrun generators.
+
+    Return a list of :class:`ganrun.registry.ImporterInfo`: the name that
+    ``ganrun import NAME SOURCE --out FILE`` selects and ``convert(source, out, network)``,
+    which reads ``source`` without running its code (``torch.load(weights_only=True)``),
+    refuses a file of another shape with :class:`ganrun.errors.UserError` naming the first
+    key that does not fit, and writes a ganrun generator (safetensors with its recipe) to
+    ``out``. ``network`` (or ``None`` for the converter's default) names the generator.
     """
 
 

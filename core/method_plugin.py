@@ -30,6 +30,7 @@ class MethodPlugin:
     schema: type = object  # dataclass: the recipe's ``model`` section
     generators: tuple[str, ...] = ("G",)
     discriminators: tuple[str, ...] = ("D",)
+    translations: dict[str, str] = {}  # image-to-image methods: direction -> generator
     description: str = ""
 
     # ------------------------------------------------------------ what a method writes
@@ -56,7 +57,7 @@ class MethodPlugin:
     @hookimpl
     def ganrun_register_methods(self) -> list[MethodInfo]:
         return [MethodInfo(self.name, self.schema, self.generators, self.discriminators,
-                           self.description)]
+                           self.description, dict(self.translations))]
 
     @hookimpl
     def ganrun_make_generator(self, recipe, name):

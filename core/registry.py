@@ -16,6 +16,9 @@ class MethodInfo:
     generators: tuple[str, ...] = ("G",)
     discriminators: tuple[str, ...] = ("D",)
     description: str = ""
+    # image-to-image methods: direction -> the generator that translates it, e.g.
+    # {"AtoB": "genAB"}; used by ``ganrun translate``. Empty: the method samples from noise.
+    translations: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -48,12 +51,23 @@ class MetricInfo:
     description: str = ""
 
 
+@dataclass(frozen=True)
+class ImporterInfo:
+    """A converter of another project's weights into a ganrun generator (``ganrun import``)."""
+
+    name: str
+    # (source path, out path, network or None) -> the written ganrun generator file
+    convert: Callable[[Any, Any, Any], Any]
+    description: str = ""
+
+
 @dataclass
 class Registry:
     methods: dict[str, MethodInfo] = field(default_factory=dict)
     datasets: dict[str, DatasetInfo] = field(default_factory=dict)
     evaluators: dict[str, EvaluatorInfo] = field(default_factory=dict)
     metrics: dict[str, MetricInfo] = field(default_factory=dict)
+    importers: dict[str, ImporterInfo] = field(default_factory=dict)
 
     @classmethod
     def from_hooks(cls, hook: Any) -> "Registry":
@@ -63,6 +77,7 @@ class Registry:
             ("datasets", hook.ganrun_register_datasets, DatasetInfo),
             ("evaluators", hook.ganrun_register_evaluators, EvaluatorInfo),
             ("metrics", hook.ganrun_register_metrics, MetricInfo),
+            ("importers", hook.ganrun_register_importers, ImporterInfo),
         ):
             table = getattr(reg, kind)
             for impl in caller.get_hookimpls():
@@ -91,6 +106,9 @@ class Registry:
 
     def metric(self, name: str, key: str = "metrics.names") -> MetricInfo:
         return _lookup(self.metrics, name, key, "metric")
+
+    def importer(self, name: str, key: str = "FORMAT") -> ImporterInfo:
+        return _lookup(self.importers, name, key, "importer")
 
 
 def _lookup(table: dict, name: str, key: str, what: str):

@@ -1,1 +1,1 @@
-"""Datasets that ship with the core: embedded MNIST digits and MNIST from IDX files."""
+"""Datasets that ship with the core: embedded MNIST digits, MNIST from IDX files, digit canvases."""

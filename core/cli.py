@@ -15,15 +15,28 @@ from typing import Sequence
 
 from ganrun import __version__
 
-COMMANDS = ("train", "sample", "plugins", "evaluator")
+COMMANDS = ("train", "sample", "translate", "import", "plugins", "evaluator", "data")
 
 DESCRIPTION = """\
 Train GANs from recipes, with every run tracked.
 
   ganrun RECIPE.yaml [KEY=VALUE ...] [--resume RUN|latest] [--summary-json PATH]
   ganrun sample MODEL --n N --seed S --out OUT.png [--label C]
+  ganrun translate MODEL --direction AtoB --input DIR_OR_IMAGE --out DIR
+  ganrun import FORMAT SOURCE --out FILE.safetensors
   ganrun plugins
   ganrun evaluator train NAME [--out DIR]
+  ganrun data list | ganrun data download NAME [--root DIR]
+"""
+
+DATA_HELP = """\
+Published datasets, fetched over the network, checked (size and SHA-256) and unpacked
+atomically: ROOT/NAME appears whole or not at all; a complete ROOT/NAME is kept as it is.
+
+environment:
+  GANRUN_DATA_MIRROR  base URL to fetch archives from instead of their publishers: the
+                      archive's file name is appended (e.g. .../horse2zebra.zip); the size
+                      and SHA-256 are still checked
 """
 
 
@@ -56,12 +69,35 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True, help="output PNG")
     s.add_argument("--tracking-uri", default=None, help="MLflow store (default: ./mlruns)")
 
+    tr = sub.add_parser("translate", help="translate images with a saved image-to-image generator")
+    tr.add_argument("model", help="generator .safetensors, run folder, MLflow run id or models:/NAME/V")
+    tr.add_argument("--direction", required=True, help="e.g. AtoB or BtoA")
+    tr.add_argument("--input", required=True, help="an image file or a folder of images")
+    tr.add_argument("--out", required=True, help="output folder")
+    tr.add_argument("--tracking-uri", default=None, help="MLflow store (default: ./mlruns)")
+
+    im = sub.add_parser("import", help="convert another project's generator weights")
+    im.add_argument("format", metavar="FORMAT", help="a registered importer, e.g. cyclegan-official")
+    im.add_argument("source", help="the weights file to convert")
+    im.add_argument("--out", required=True, help="ganrun generator file to write (.safetensors)")
+    im.add_argument("--network", default=None, help="which generator it is (importer's default)")
+
     sub.add_parser("plugins", help="list installed plugins and the hooks they implement")
 
     e = sub.add_parser("evaluator", help="evaluators: the classifiers that measure samples")
     e.add_argument("action", choices=["train"], help="train: retrain reproducibly")
     e.add_argument("name", help="a registered evaluator, e.g. lenet_mnist")
     e.add_argument("--out", default=None, help="folder for the weights (default: where it ships)")
+
+    d = sub.add_parser("data", help="list and download published datasets", description=DATA_HELP,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    dsub = d.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    dsub.add_parser("list", help="the datasets `download` knows: name, size, URL")
+    dl = dsub.add_parser("download", help="fetch, check and unpack NAME into ROOT/NAME",
+                         description=DATA_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    dl.add_argument("name", help="a dataset from `ganrun data list`, e.g. horse2zebra")
+    dl.add_argument("--root", default="data", help="parent folder (default: ./data)")
+    dl.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
 
 
@@ -119,6 +155,24 @@ def cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_translate(args: argparse.Namespace) -> int:
+    from ganrun.builtin.tracking import default_uri
+    from ganrun.translate import translate
+
+    pm, registry = _setup()
+    written = translate(args.model, args.direction, args.input, args.out, pm=pm,
+                        registry=registry, tracking_uri=args.tracking_uri or default_uri())
+    print(f"{len(written)} image(s) -> {Path(args.out).resolve()}")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    pm, registry = _setup()
+    info = registry.importer(args.format)
+    print(info.convert(args.source, args.out, args.network))
+    return 0
+
+
 def cmd_plugins(args: argparse.Namespace) -> int:
     pm, registry = _setup()
     for rec in pm.records:
@@ -140,6 +194,17 @@ def cmd_evaluator(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_data(args: argparse.Namespace) -> int:
+    from ganrun.data import download
+
+    if args.action == "list":
+        for spec in download.ARCHIVES.values():
+            print(f"{spec.name}  {spec.size / 1e6:.0f} MB  {download.source_url(spec)}")
+        return 0
+    print(download.download(download.archive(args.name), args.root, progress=not args.quiet))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] not in COMMANDS and not argv[0].startswith("-"):
@@ -150,8 +215,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command is None:
             parser.print_help(sys.stderr)
             return 2
-        commands = {"train": cmd_train, "sample": cmd_sample, "plugins": cmd_plugins,
-                    "evaluator": cmd_evaluator}
+        commands = {"train": cmd_train, "sample": cmd_sample, "translate": cmd_translate,
+                    "import": cmd_import, "plugins": cmd_plugins,
+                    "evaluator": cmd_evaluator, "data": cmd_data}
         return commands[args.command](args)
     except _BadArgs as e:
         print(e, file=sys.stderr)

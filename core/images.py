@@ -1,4 +1,5 @@
-"""Sample grids: a batch of images in [-1, 1] -> one PNG, written with Pillow."""
+"""Image files: grids of images in [-1, 1] as PNGs, and single images read and written
+with Pillow (no torchvision)."""
 from __future__ import annotations
 
 import math
@@ -33,9 +34,31 @@ def make_grid(images: torch.Tensor, nrow: int, pad: int = 2, scale: int = 1) -> 
     return out[..., 0] if c == 1 else out
 
 
-def save_grid(path: str | Path, images: torch.Tensor, nrow: int, scale: int = 3) -> Path:
+def save_grid(path: str | Path, images: torch.Tensor, nrow: int, scale: int = 3,
+              pad: int = 2) -> Path:
     """Write the grid of ``images`` as a PNG; the same images always give the same bytes."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(make_grid(images, nrow, scale=scale)).save(path, format="PNG")
+    Image.fromarray(make_grid(images, nrow, pad=pad, scale=scale)).save(path, format="PNG")
     return path
+
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
+
+
+def read_image(path: str | Path, channels: int = 3, size: int | None = None) -> torch.Tensor:
+    """An image file as ``C x H x W`` in [-1, 1] (RGB or grey); resized (bicubic) to
+    ``size x size`` when given, as CycleGAN's data pipeline does."""
+    with Image.open(path) as im:
+        im = im.convert("RGB" if channels == 3 else "L")
+        if size is not None and im.size != (size, size):
+            im = im.resize((size, size), Image.BICUBIC)
+        pixels = np.asarray(im, dtype=np.float32)
+    if pixels.ndim == 2:
+        pixels = pixels[..., None]
+    return torch.from_numpy((pixels - 127.5) / 127.5).permute(2, 0, 1).contiguous()
+
+
+def save_image(path: str | Path, image: torch.Tensor) -> Path:
+    """One ``C x H x W`` image in [-1, 1] as a PNG (no padding, no scaling)."""
+    return save_grid(path, image.unsqueeze(0), nrow=1, pad=0, scale=1)

@@ -1,0 +1,173 @@
+"""CycleGAN's recipe schema and training step (Zhu et al. 2017, Sec. 3 and 4).
+
+Names follow the documentation (docs/cyclegan.md): ``genAB`` translates A to B, ``genBA``
+B to A; ``discA`` judges domain A, ``discB`` domain B. The official code calls them
+G_A = genAB, G_B = genBA, D_A = discB, D_B = discA.
+
+One step, as the official ``optimize_parameters``: both generators forward; the summed
+generator objective (eq. 3 plus the identity loss of Sec. 5.2) is stepped once with one
+Adam for both generators while the discriminators' gradients are off; then each
+discriminator takes 0.5 x (real + fake) on fakes drawn from its image pool, one Adam for
+both.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, List
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ganrun.losses import LOSSES, AdversarialLoss, get_loss
+from ganrun.pool import ImagePool
+from ganrun.schedules import linear_decay
+from ganrun.schema import limit
+from ganrun.trainer import Trainer
+
+GENERATORS = ("genAB", "genBA")
+DISCRIMINATORS = ("discA", "discB")
+
+
+@dataclass
+class CycleGANConfig:
+    """``model`` section of a cyclegan recipe; defaults are the official implementation's."""
+
+    netG: str = limit("resnet_9blocks", choices=("resnet_9blocks", "resnet_6blocks"))
+    ngf: int = limit(64, ge=1)  # generator width; small images train with less
+    ndf: int = limit(64, ge=1)  # discriminator width
+    n_layers_D: int = limit(3, ge=1)  # 3: the 70x70 PatchGAN
+    channels: int = limit(3, ge=1)
+    dropout: bool = False  # the official no_dropout default
+    init_gain: float = limit(0.02, gt=0.0)  # weights N(0, init_gain), biases 0
+    gan_mode: str = limit("least_squares", choices=tuple(LOSSES))  # LSGAN
+    lambda_A: float = limit(10.0, ge=0.0)  # cycle A -> B -> A
+    lambda_B: float = limit(10.0, ge=0.0)  # cycle B -> A -> B
+    lambda_identity: float = limit(0.5, ge=0.0)  # x lambda of the target domain
+    pool_size: int = limit(50, ge=0)  # 0: no pool
+    lr: float = limit(2e-4, ge=0.0)
+    betas: List[float] = limit([0.5, 0.999], ge=0.0, le=0.9999)
+    n_epochs: int = limit(100, ge=0)  # epochs at the initial rate
+    n_epochs_decay: int = limit(100, ge=0)  # epochs of linear decay to zero
+    preview: int = limit(4, ge=1)  # examples per direction in each epoch's grid
+    # evaluation every metrics.every epochs on the test split (registered evaluators):
+    class_evaluator: str = ""  # class kept by A->B (e.g. lenet_mnist); "": not measured
+    domain_evaluator: str = ""  # fraction of A->B judged domain B (e.g. strokes_mnist)
+
+
+def make_losses(cfg: CycleGANConfig) -> dict[str, Any]:
+    """The adversarial loss chosen by name; L1 for the cycle and identity terms."""
+    return {"adversarial": get_loss(cfg.gan_mode, key="model.gan_mode"), "cycle": F.l1_loss,
+            "identity": F.l1_loss}
+
+
+def set_requires_grad(nets: list[nn.Module], flag: bool) -> None:
+    for net in nets:
+        for p in net.parameters():
+            p.requires_grad_(flag)
+
+
+class CycleGANTrainer(Trainer):
+    """Two generators, two discriminators, two image pools, one schedule per optimiser."""
+
+    def __init__(self, recipe: Any, generators: dict[str, nn.Module],
+                 discriminators: dict[str, nn.Module], losses: dict[str, Any],
+                 device: torch.device):
+        super().__init__(generators, discriminators, device)
+        self.cfg: CycleGANConfig = recipe.model
+        self.genAB, self.genBA = generators["genAB"], generators["genBA"]
+        self.discA, self.discB = discriminators["discA"], discriminators["discB"]
+        self.adv: AdversarialLoss = losses["adversarial"]
+        self.cycle, self.identity = losses["cycle"], losses["identity"]
+        betas = tuple(self.cfg.betas)
+        self.optimizers = {
+            "gen": torch.optim.Adam([*self.genAB.parameters(), *self.genBA.parameters()],
+                                    lr=self.cfg.lr, betas=betas),
+            "disc": torch.optim.Adam([*self.discA.parameters(), *self.discB.parameters()],
+                                     lr=self.cfg.lr, betas=betas),
+        }
+        self.schedulers = {k: linear_decay(opt, self.cfg.n_epochs, self.cfg.n_epochs_decay)
+                           for k, opt in self.optimizers.items()}
+        self.pools = {"fakeA": ImagePool(self.cfg.pool_size), "fakeB": ImagePool(self.cfg.pool_size)}
+        self.preview_A: torch.Tensor | None = None  # the first training images, kept
+        self.preview_B: torch.Tensor | None = None
+
+    # ------------------------------------------------------------------ losses
+    def generator_losses(self, realA: torch.Tensor, realB: torch.Tensor
+                         ) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]:
+        """Every term of the generators' objective, and the two fakes (for the pools).
+
+        Adversarial (eq. 1, least squares): discB(genAB(realA)) and discA(genBA(realB))
+        against "real"; cycle (eq. 2): lambda_A |genBA(genAB(realA)) - realA|_1 and
+        lambda_B |genAB(genBA(realB)) - realB|_1; identity (Sec. 5.2):
+        lambda_B lambda_idt |genAB(realB) - realB|_1 and lambda_A lambda_idt
+        |genBA(realA) - realA|_1.
+        """
+        c = self.cfg
+        fakeB, fakeA = self.genAB(realA), self.genBA(realB)
+        terms = {
+            "gen_adv_AB": self.adv.g(self.discB(fakeB)),
+            "gen_adv_BA": self.adv.g(self.discA(fakeA)),
+            "cycle_A": self.cycle(self.genBA(fakeB), realA) * c.lambda_A,
+            "cycle_B": self.cycle(self.genAB(fakeA), realB) * c.lambda_B,
+        }
+        if c.lambda_identity > 0:
+            terms["idt_B"] = self.identity(self.genAB(realB), realB) * c.lambda_B * c.lambda_identity
+            terms["idt_A"] = self.identity(self.genBA(realA), realA) * c.lambda_A * c.lambda_identity
+        return terms, fakeA, fakeB
+
+    def discriminator_loss(self, disc: nn.Module, real: torch.Tensor,
+                           fake: torch.Tensor) -> torch.Tensor:
+        """0.5 x (loss on real + loss on a (pooled) fake), as the official ``backward_D_basic``."""
+        return 0.5 * (self.adv.d_real(disc(real)) + self.adv.d_fake(disc(fake.detach())))
+
+    # ------------------------------------------------------------------ step
+    def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        realA, realB = batch["A"], batch["B"]
+        self._keep_preview(realA, realB)
+        discs = [self.discA, self.discB]
+        set_requires_grad(discs, False)
+        self.optimizers["gen"].zero_grad(set_to_none=True)
+        terms, fakeA, fakeB = self.generator_losses(realA, realB)
+        gen = sum(terms.values())
+        gen.backward()
+        self.optimizers["gen"].step()
+
+        set_requires_grad(discs, True)
+        self.optimizers["disc"].zero_grad(set_to_none=True)
+        discA = self.discriminator_loss(self.discA, realA, self.pools["fakeA"].query(fakeA))
+        discB = self.discriminator_loss(self.discB, realB, self.pools["fakeB"].query(fakeB))
+        (discA + discB).backward()
+        self.optimizers["disc"].step()
+        return {"gen": gen.detach(), "disc": (discA + discB).detach(), "disc_A": discA.detach(),
+                "disc_B": discB.detach(), **{k: v.detach() for k, v in terms.items()}}
+
+    # ------------------------------------------------------------------ preview
+    def _keep_preview(self, realA: torch.Tensor, realB: torch.Tensor) -> None:
+        """Keep the first ``cfg.preview`` training images of each domain for the grids."""
+        n = self.cfg.preview
+        for name, real in (("preview_A", realA), ("preview_B", realB)):
+            kept = getattr(self, name)
+            if kept is None or len(kept) < n:
+                new = real.detach()[: n - (0 if kept is None else len(kept))]
+                setattr(self, name, new.clone() if kept is None else torch.cat([kept, new]))
+
+    def preview(self) -> tuple[torch.Tensor, int]:
+        """Rows of real A | fake B | reconstructed A, then real B | fake A | reconstructed B."""
+        rows = []
+        for real, forward, back in ((self.preview_A, self.genAB, self.genBA),
+                                    (self.preview_B, self.genBA, self.genAB)):
+            fake = forward(real)
+            rows.append(torch.stack([real, fake, back(fake)], 1).flatten(0, 1))
+        return torch.cat(rows), 3
+
+    # ------------------------------------------------------------------ state
+    def extra_state(self) -> dict[str, Any]:
+        return {"pools": {k: p.state_dict() for k, p in self.pools.items()},
+                "preview_A": self.preview_A.cpu(), "preview_B": self.preview_B.cpu()}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        for k, pool in self.pools.items():
+            pool.load_state_dict(state["pools"][k], self.device)
+        self.preview_A = state["preview_A"].to(self.device)
+        self.preview_B = state["preview_B"].to(self.device)

@@ -1,0 +1,188 @@
+"""CycleGAN: the official architecture, each loss term, the pool, the schedule, the importer."""
+from __future__ import annotations
+
+import random
+from types import SimpleNamespace
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ganrun.errors import UserError
+from ganrun.pool import ImagePool
+from ganrun.schedules import linear_decay
+from ganrun_plugins.cyclegan.method import CycleGANConfig, CycleGANTrainer, make_losses
+from ganrun_plugins.cyclegan.networks import PatchDiscriminator, ResnetGenerator
+from ganrun_plugins.cyclegan.official import import_official
+from ganrun_plugins.cyclegan.plugin import plugin
+
+
+def n_params(net: nn.Module) -> int:
+    return sum(p.numel() for p in net.parameters())
+
+
+def test_official_architecture_at_256():
+    g, d = ResnetGenerator(), PatchDiscriminator()
+    assert n_params(g) == 11_378_179  # official resnet_9blocks, ngf 64, instance norm
+    assert n_params(d) == 2_764_737  # official 70x70 PatchGAN, ndf 64, 3 layers
+    assert n_params(ResnetGenerator(n_blocks=6)) == 7_837_699
+    with torch.no_grad():
+        assert d(torch.zeros(1, 3, 256, 256)).shape == (1, 1, 30, 30)
+        assert ResnetGenerator(ngf=8)(torch.zeros(1, 3, 256, 256)).shape == (1, 3, 256, 256)
+
+
+def test_init_is_normal_002_with_zero_bias():
+    recipe = SimpleNamespace(model=CycleGANConfig(), method="cyclegan")
+    g = plugin.generator(recipe, "genAB")
+    conv = g.model[1]
+    assert abs(conv.weight.std().item() - 0.02) < 0.002 and abs(conv.weight.mean().item()) < 0.002
+    assert torch.all(conv.bias == 0)
+    norms = [m for m in g.modules() if isinstance(m, nn.InstanceNorm2d)]
+    assert norms and all(not m.affine and not m.track_running_stats for m in norms)
+
+
+class Scale(nn.Module):
+    """x -> w * x with one learnable scalar: a stand-in network with known outputs."""
+
+    def __init__(self, w: float):
+        super().__init__()
+        self.w = nn.Parameter(torch.tensor(w))
+
+    def forward(self, x):
+        return self.w * x
+
+
+def hand_trainer(a=0.5, b=2.0, c=0.8, **cfg):
+    recipe = SimpleNamespace(model=CycleGANConfig(**cfg), method="cyclegan")
+    gens = {"genAB": Scale(a), "genBA": Scale(b)}
+    discs = {"discA": Scale(c), "discB": Scale(c)}
+    return CycleGANTrainer(recipe, gens, discs, make_losses(recipe.model), torch.device("cpu"))
+
+
+def test_generator_loss_terms_on_hand_made_tensors():
+    a, b, c = 0.5, 2.0, 0.8
+    t = hand_trainer(a, b, c)
+    realA, realB = torch.full((1, 1, 2, 2), 0.5), torch.full((1, 1, 2, 2), -0.5)
+    terms, fakeA, fakeB = t.generator_losses(realA, realB)
+    expect = {
+        "gen_adv_AB": (c * a * 0.5 - 1) ** 2,  # LSGAN: discB(genAB(realA)) vs 1
+        "gen_adv_BA": (c * b * -0.5 - 1) ** 2,  # discA(genBA(realB)) vs 1
+        "cycle_A": 10 * abs(b * a * 0.5 - 0.5),  # lambda_A |genBA(genAB(realA)) - realA|
+        "cycle_B": 10 * abs(a * b * -0.5 + 0.5),
+        "idt_B": 10 * 0.5 * abs(a * -0.5 + 0.5),  # lambda_B lambda_idt |genAB(realB) - realB|
+        "idt_A": 10 * 0.5 * abs(b * 0.5 - 0.5),  # lambda_A lambda_idt |genBA(realA) - realA|
+    }
+    assert set(terms) == set(expect)
+    for k, v in expect.items():
+        assert terms[k].item() == pytest.approx(v), k
+    assert torch.allclose(fakeB, realA * a) and torch.allclose(fakeA, realB * b)
+    no_idt, _, _ = hand_trainer(a, b, c, lambda_identity=0.0).generator_losses(realA, realB)
+    assert "idt_A" not in no_idt and "idt_B" not in no_idt
+
+
+def test_discriminator_loss_is_half_the_sum():
+    c = 0.8
+    t = hand_trainer(c=c)
+    real, fake = torch.full((1, 1, 2, 2), 0.5), torch.full((1, 1, 2, 2), -0.25)
+    got = t.discriminator_loss(t.discA, real, fake).item()
+    assert got == pytest.approx(0.5 * ((c * 0.5 - 1) ** 2 + (c * -0.25) ** 2))
+
+
+def test_one_step_updates_generators_once_and_discriminators_from_the_pool():
+    t = hand_trainer()
+    before = {k: next(n.parameters()).item() for k, n in t.networks.items()}
+    out = t.train_step({"A": torch.full((2, 1, 2, 2), 0.5), "B": torch.full((2, 1, 2, 2), -0.5)})
+    after = {k: next(n.parameters()).item() for k, n in t.networks.items()}
+    assert all(before[k] != after[k] for k in before)  # Adam moved every network
+    assert len(t.pools["fakeA"]) == 2 and len(t.pools["fakeB"]) == 2
+    assert out["gen"].item() == pytest.approx(sum(out[k].item() for k in
+                                                  ("gen_adv_AB", "gen_adv_BA", "cycle_A",
+                                                   "cycle_B", "idt_A", "idt_B")))
+    assert out["disc"].item() == pytest.approx(out["disc_A"].item() + out["disc_B"].item())
+
+
+def test_image_pool_fills_then_swaps_half_the_time():
+    random.seed(0)
+    pool = ImagePool(3)
+    first = torch.arange(3.0).view(3, 1, 1, 1)
+    assert torch.equal(pool.query(first), first) and len(pool) == 3  # filling: returned as is
+    new = torch.arange(100.0, 300.0).view(200, 1, 1, 1)
+    out = pool.query(new)
+    from_pool = (out != new).flatten()
+    assert 70 < from_pool.sum().item() < 130  # ~50% are earlier images
+    assert len(pool) == 3 and (torch.cat(pool.images) >= 100).all()  # new ones swapped in
+    state = pool.state_dict()
+    again = ImagePool(0)
+    again.load_state_dict(state)
+    assert again.size == 3 and torch.equal(torch.cat(again.images), torch.cat(pool.images))
+    assert torch.equal(ImagePool(0).query(new), new)  # size 0: no pool
+
+
+def test_linear_decay_at_the_epoch_boundaries():
+    opt = torch.optim.Adam([nn.Parameter(torch.zeros(1))], lr=2e-4)
+    sched = linear_decay(opt, n_epochs=100, n_epochs_decay=100)
+    lrs = {}
+    for epoch in range(1, 201):  # the rate epoch `epoch` trains with
+        lrs[epoch] = opt.param_groups[0]["lr"]
+        opt.step()
+        sched.step()
+    assert lrs[1] == lrs[100] == pytest.approx(2e-4)
+    assert lrs[101] == pytest.approx(2e-4 * 100 / 101)
+    assert lrs[150] == pytest.approx(2e-4 * 51 / 101)
+    assert lrs[200] == pytest.approx(2e-4 / 101)
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.0)  # after the last epoch
+
+
+def reference_forward(state: dict[str, torch.Tensor], x: torch.Tensor, blocks: int) -> torch.Tensor:
+    """The official ResnetGenerator's computation written out from its state-dict keys with
+    torch.nn.functional: an independent oracle for the imported network's output."""
+    def conv(x, i, **kw):
+        return F.conv2d(x, state[f"{i}.weight"], state[f"{i}.bias"], **kw)
+
+    inorm, relu = F.instance_norm, F.relu
+    x = relu(inorm(conv(F.pad(x, (3,) * 4, mode="reflect"), "model.1")))
+    x = relu(inorm(conv(x, "model.4", stride=2, padding=1)))
+    x = relu(inorm(conv(x, "model.7", stride=2, padding=1)))
+    for i in range(10, 10 + blocks):
+        y = relu(inorm(conv(F.pad(x, (1,) * 4, mode="reflect"), f"model.{i}.conv_block.1")))
+        x = x + inorm(conv(F.pad(y, (1,) * 4, mode="reflect"), f"model.{i}.conv_block.5"))
+    for i in (10 + blocks, 13 + blocks):
+        x = relu(inorm(F.conv_transpose2d(x, state[f"model.{i}.weight"], state[f"model.{i}.bias"],
+                                          stride=2, padding=1, output_padding=1)))
+    return torch.tanh(conv(F.pad(x, (3,) * 4, mode="reflect"), f"model.{17 + blocks}"))
+
+
+def test_import_official_generator_and_its_output(tmp_path):
+    torch.manual_seed(0)
+    official = ResnetGenerator(3, 3, ngf=8, n_blocks=9)
+    state = {k: v + 0.01 * torch.randn_like(v) for k, v in official.state_dict().items()}
+    # as old official checkpoints have them: InstanceNorm running stats, DataParallel prefix
+    saved = {f"module.{k}": v for k, v in state.items()}
+    saved["module.model.2.running_mean"] = torch.zeros(8)
+    torch.save(saved, tmp_path / "latest_net_G_A.pth")
+    out = import_official(tmp_path / "latest_net_G_A.pth", tmp_path / "h2z.safetensors")
+    from ganrun.checkpoint import read_generator
+
+    tensors, meta = read_generator(out)
+    assert meta["network"] == "genAB" and "resnet_9blocks" in meta["recipe"]
+    net = ResnetGenerator(3, 3, ngf=8, n_blocks=9)
+    net.load_state_dict(tensors)
+    x = torch.rand(2, 3, 32, 32) * 2 - 1
+    with torch.no_grad():
+        assert torch.allclose(net(x), reference_forward(state, x, 9), atol=1e-5)
+
+
+def test_import_refuses_another_shape_naming_the_key(tmp_path):
+    torch.save(PatchDiscriminator(3, 8).state_dict(), tmp_path / "D.pth")
+    with pytest.raises(UserError, match="key 'model.1.weight' is missing"):
+        import_official(tmp_path / "D.pth", tmp_path / "x.safetensors")
+    bad = ResnetGenerator(3, 3, ngf=8).state_dict()
+    bad["model.4.weight"] = torch.zeros(16, 8, 5, 5)
+    torch.save(bad, tmp_path / "G.pth")
+    with pytest.raises(UserError, match="key 'model.4.weight' has shape"):
+        import_official(tmp_path / "G.pth", tmp_path / "x.safetensors")
+    (tmp_path / "evil.pth").write_bytes(b"not a pickle")
+    with pytest.raises(UserError, match="not a PyTorch state dict"):
+        import_official(tmp_path / "evil.pth", tmp_path / "x.safetensors")
+    assert not (tmp_path / "x.safetensors").exists()

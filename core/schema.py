@@ -13,8 +13,8 @@ from typing import Any, List, Optional
 from ganrun.health.config import HealthConfig
 from ganrun.limits import limit
 
-__all__ = ["limit", "DataConfig", "TrainConfig", "TrackConfig", "MetricsConfig", "HealthConfig",
-           "OutputConfig", "RecipeSchema"]
+__all__ = ["limit", "DataConfig", "TrainConfig", "TrackConfig", "MetricsConfig", "FIDConfig",
+           "HealthConfig", "OutputConfig", "RecipeSchema"]
 
 
 @dataclass
@@ -47,11 +47,20 @@ class TrackConfig:
 
 
 @dataclass
+class FIDConfig:
+    # evaluator: eval/fid_lenet only (metrics.evaluator's features); inception: also standard
+    # FID, eval/fid (pytorch-fid's Inception-v3 pool3 features; needs its weights file)
+    feature: str = limit("evaluator", choices=("evaluator", "inception"))
+    weights: Optional[str] = None  # Inception weights .pth; None: torch.hub's checkpoints cache
+
+
+@dataclass
 class MetricsConfig:
     every: int = limit(5, ge=0)  # epochs between evaluations (and the last epoch); 0: none
     evaluator: Optional[str] = None  # a registered evaluator, e.g. lenet_mnist; None: none
     samples: int = limit(1000, ge=10)  # generated samples per evaluation (split over classes)
     names: List[str] = field(default_factory=list)  # registered metrics; empty: all
+    fid: FIDConfig = field(default_factory=FIDConfig)
 
 
 @dataclass

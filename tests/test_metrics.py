@@ -132,10 +132,10 @@ def test_inception_unavailable_is_one_line_user_error(monkeypatch, tmp_path):
     err = inception_unavailable()
     assert isinstance(err, UserError) and "\n" not in str(err)
     assert str(err).startswith("metrics.fid.feature:")
-    monkeypatch.setattr(fid_module.importlib.util, "find_spec", lambda name: None)
-    with pytest.raises(UserError, match=r"metrics\.fid\.feature.*torch-fidelity"):
+    assert fid_module.INCEPTION_WEIGHTS_URL in str(err) and "torch-fidelity" not in str(err)
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    with pytest.raises(UserError, match=r"metrics\.fid\.feature: weights file .*hub.*not found"):
         check_inception_available(None)
-    monkeypatch.setattr(fid_module.importlib.util, "find_spec", lambda name: object())
     missing = tmp_path / "inception.pth"
     with pytest.raises(UserError, match=r"metrics\.fid\.feature.*not found"):
         check_inception_available(str(missing))

@@ -2,6 +2,10 @@
 
 At run start it loads the recipe's evaluator and measures the real training images once;
 each metric (``metrics.names``, default all registered) caches its real statistics then.
+With ``metrics.fid.feature: inception`` it first loads the FID Inception-v3 weights
+(``metrics.fid.weights``), failing the run before any step with a one-line error when they
+are missing, and adds ``fid_inception`` (``eval/fid``); without an evaluator that is the
+only metric.
 At an evaluation it draws ``metrics.samples`` samples from a fixed seed through
 ``ganrun_sample`` (a conditional method: the same number of every class), measures them
 once, and adds every metric's ``eval/*`` values and ``time/eval_seconds`` to the epoch's
@@ -18,6 +22,7 @@ from ganrun.errors import UserError
 from ganrun.sampling import draw
 
 EVAL_SEED = 12345  # the same samples' seeds at every evaluation: comparable across epochs
+INCEPTION_METRIC = "fid_inception"  # standard FID: on only with metrics.fid.feature: inception
 
 
 @dataclass
@@ -35,29 +40,71 @@ def _due(run, epoch: int) -> bool:
     return bool(every) and (epoch % every == 0 or epoch == run.recipe.train.epochs)
 
 
-@hookimpl
-def ganrun_run_start(run):
+@dataclass
+class _Images:
+    """Images without an evaluator's measurements: all that standard FID reads."""
+
+    images: Any
+    labels: Any
+
+
+def _measure(evaluator, images, labels):
     from ganrun.metrics.samples import MeasuredSet
 
+    if evaluator is None:
+        return _Images(images.detach().cpu().float(), None if labels is None else labels.cpu())
+    return MeasuredSet.measure(evaluator, images, labels)
+
+
+def _metric_names(run) -> list[str]:
+    """The metrics to compute; ``fid_inception`` only with ``metrics.fid.feature: inception``."""
     cfg = run.recipe.metrics
-    if not cfg.evaluator or not cfg.every:
+    inception = cfg.fid.feature == "inception"
+    if cfg.names:
+        names = list(cfg.names)
+        if inception and INCEPTION_METRIC not in names:
+            raise UserError(f"metrics.fid.feature: inception, but metrics.names leaves out "
+                            f"{INCEPTION_METRIC}; add it, or leave metrics.names empty")
+        if not inception and INCEPTION_METRIC in names:
+            raise UserError(f"metrics.names: {INCEPTION_METRIC} needs metrics.fid.feature: "
+                            f"inception")
+    elif cfg.evaluator:
+        names = [n for n in sorted(run.registry.metrics) if inception or n != INCEPTION_METRIC]
+    else:
+        names = [INCEPTION_METRIC]
+    if not cfg.evaluator:
+        others = [n for n in names if n != INCEPTION_METRIC]
+        if others:
+            raise UserError(f"metrics.names: metric '{others[0]}' needs metrics.evaluator")
+    return names
+
+
+@hookimpl(tryfirst=True)  # a missing Inception file fails the run before trackers start it
+def ganrun_run_start(run):
+    cfg = run.recipe.metrics
+    if not cfg.every or not (cfg.evaluator or cfg.fid.feature == "inception"):
         return
     started = time.perf_counter()
-    evaluator = run.registry.evaluator(cfg.evaluator).load()
+    names = _metric_names(run)
+    extra: dict[str, dict[str, Any]] = {}
+    if INCEPTION_METRIC in names:
+        from ganrun.metrics.inception import load_fid_inception
+
+        network = load_fid_inception(cfg.fid.weights).to(run.trainer.device)
+        extra[INCEPTION_METRIC] = {"network": network}
+    evaluator = run.registry.evaluator(cfg.evaluator).load() if cfg.evaluator else None
     dataset = run.loader.dataset
     if not hasattr(dataset, "images"):
         raise UserError(f"metrics.evaluator: dataset '{run.recipe.data.name}' does not hold "
                         f"its images in memory; set metrics.every=0")
-    real = MeasuredSet.measure(evaluator, dataset.images, getattr(dataset, "labels", None))
-    names = cfg.names or sorted(run.registry.metrics)
-    metrics = [run.registry.metric(name).make(evaluator, real) for name in names]
+    real = _measure(evaluator, dataset.images, getattr(dataset, "labels", None))
+    metrics = [run.registry.metric(name).make(evaluator, real, **extra.get(name, {}))
+               for name in names]
     _runs[id(run)] = _Evaluation(evaluator, metrics, time.perf_counter() - started)
 
 
 @hookimpl(tryfirst=True)  # before the plugins that read eval/* (health, trackers)
 def ganrun_epoch_end(run, report):
-    from ganrun.metrics.samples import MeasuredSet
-
     evaluation = _runs.get(id(run))
     if evaluation is None or not _due(run, report.epoch):
         return
@@ -70,7 +117,7 @@ def ganrun_epoch_end(run, report):
                        EVAL_SEED, None)
     finally:
         generator.train(True)
-    fake = MeasuredSet.measure(evaluation.evaluator, samples.images, samples.labels)
+    fake = _measure(evaluation.evaluator, samples.images, samples.labels)
     for metric in evaluation.metrics:
         report.metrics.update(metric(fake))
     report.metrics["time/eval_seconds"] = time.perf_counter() - started

@@ -1,11 +1,14 @@
 """Built-in plugin: registers the sample-quality metrics of :mod:`ganrun.metrics`.
 
 Each works in the evaluator's feature space (or on its predicted classes) and caches what
-it needs of the real data once per run.
+it needs of the real data once per run; ``fid_inception`` (standard FID) works on the images
+with the Inception-v3 network the evaluation plugin loads for ``metrics.fid.feature:
+inception``.
 """
 from __future__ import annotations
 
 from ganrun import hookimpl
+from ganrun.errors import UserError
 from ganrun.registry import MetricInfo
 
 
@@ -14,6 +17,17 @@ def _fid(evaluator, real):
 
     fid = FIDLeNet(evaluator).set_real(real.features)
     return lambda fake: {"eval/fid_lenet": fid.score(fake.features)}
+
+
+def _fid_inception(evaluator, real, network=None):
+    # Standard FID. The evaluation plugin hands over the FID Inception it loaded from
+    # metrics.fid.weights, and only when metrics.fid.feature is inception; reads images only.
+    if network is None:
+        raise UserError("metrics.names: fid_inception needs metrics.fid.feature: inception")
+    from ganrun.metrics.inception import FIDInception
+
+    fid = FIDInception(network).set_real(real.images)
+    return lambda fake: {"eval/fid": fid.score(fake.images)}
 
 
 def _kid(evaluator, real):
@@ -76,6 +90,8 @@ def _cond_acc(evaluator, real):
 def ganrun_register_metrics():
     return [
         MetricInfo("fid_lenet", _fid, "Frechet distance of evaluator features (Heusel 2017)"),
+        MetricInfo("fid_inception", _fid_inception, "standard FID: Inception-v3 pool3 features "
+                   "(pytorch-fid's weights); only with metrics.fid.feature: inception"),
         MetricInfo("kid", _kid, "kernel inception distance on evaluator features (Binkowski 2018)"),
         MetricInfo("modes", _modes, "classes present, KL(generated || real class histogram)"),
         MetricInfo("prdc", _prdc, "precision/recall k=3 (Kynkaanniemi 2019), "

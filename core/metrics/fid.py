@@ -4,10 +4,10 @@ Heusel et al. 2017, "GANs Trained by a Two Time-Scale Update Rule Converge to a 
 Equilibrium", eq. (6) / appendix: d^2 = ||mu_1 - mu_2||^2 + Tr(S_1 + S_2 - 2 (S_1 S_2)^(1/2)).
 Here the features come from the digit evaluator (``lenet_mnist``, 128-d), not Inception-v3,
 so the numbers are "FID-LeNet": comparable between runs of this project, not with papers.
+Standard FID (Inception-v3 pool3 features) is :mod:`ganrun.metrics.inception`.
 """
 from __future__ import annotations
 
-import importlib.util
 import os
 import warnings
 from pathlib import Path
@@ -28,11 +28,15 @@ __all__ = [
     "inception_unavailable",
     "check_inception_available",
     "INCEPTION_WEIGHTS_FILE",
+    "INCEPTION_WEIGHTS_URL",
+    "default_inception_path",
 ]
 
-# The file torch-fidelity (behind torchmetrics' default feature=2048) downloads into
-# torch.hub's checkpoints folder on first use.
-INCEPTION_WEIGHTS_FILE = "weights-inception-2015-12-05-6726825d.pth"
+# pytorch-fid's FID Inception-v3 weights (ported from TTUR's inception-2015-12-05.tgz), the
+# name it caches them under in torch.hub's checkpoints folder, and where to download them.
+INCEPTION_WEIGHTS_FILE = "pt_inception-2015-12-05-6726825d.pth"
+INCEPTION_WEIGHTS_URL = ("https://github.com/mseitzer/pytorch-fid/releases/download/"
+                         f"fid_weights/{INCEPTION_WEIGHTS_FILE}")
 
 
 def feature_stats(features: torch.Tensor | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -126,30 +130,31 @@ class FIDLeNet:
         return float(self.metric.compute())
 
 
+def default_inception_path() -> Path:
+    """Where the weights are looked for when the recipe names none: torch.hub's cache."""
+    return Path(torch.hub.get_dir()) / "checkpoints" / INCEPTION_WEIGHTS_FILE
+
+
 def inception_unavailable(setting: str = "metrics.fid.feature", reason: str = "") -> UserError:
-    """The one-line error for Inception-v3 FID features that cannot be had offline."""
-    why = f" ({reason})" if reason else ""
+    """The one-line error for standard (Inception-v3) FID whose weights cannot be had."""
     return UserError(
-        f"{setting}: Inception-v3 features are not available offline{why}; they need the "
-        f"torch-fidelity package and its weights file {INCEPTION_WEIGHTS_FILE}, which "
-        f"torchmetrics would download. Use the digit evaluator (lenet_mnist) instead, or "
-        f"install torch-fidelity and point {setting} at a local copy of the weights")
+        f"{setting}: {reason or 'no Inception-v3 weights offline'}; standard FID "
+        f"(metrics.fid.feature: inception) needs pytorch-fid's {INCEPTION_WEIGHTS_FILE}, which "
+        f"ganrun does not download: fetch {INCEPTION_WEIGHTS_URL} into "
+        f"{default_inception_path().parent} or set metrics.fid.weights to the file, "
+        f"or use metrics.fid.feature: evaluator")
 
 
 def check_inception_available(weights_path: str | os.PathLike | None,
                               setting: str = "metrics.fid.feature") -> Path:
-    """Raise :func:`inception_unavailable` unless torch-fidelity and the weights are present.
+    """Raise :func:`inception_unavailable` unless the Inception weights file exists.
 
-    ``weights_path`` None means torch.hub's cache, where torch-fidelity keeps its download
-    (``<torch.hub.get_dir()>/checkpoints/weights-inception-2015-12-05-6726825d.pth``).
-    Returns the weights file's path.
+    ``weights_path`` None means torch.hub's cache, where pytorch-fid keeps its download
+    (``<torch.hub.get_dir()>/checkpoints/pt_inception-2015-12-05-6726825d.pth``). Only
+    checks that the file is there; :func:`ganrun.metrics.inception.load_fid_inception`
+    reads it. Returns the weights file's path.
     """
-    if importlib.util.find_spec("torch_fidelity") is None:
-        raise inception_unavailable(setting, "torch-fidelity is not installed")
-    if weights_path is None:
-        path = Path(torch.hub.get_dir()) / "checkpoints" / INCEPTION_WEIGHTS_FILE
-    else:
-        path = Path(weights_path).expanduser()
+    path = default_inception_path() if weights_path is None else Path(weights_path).expanduser()
     if not path.is_file():
         raise inception_unavailable(setting, f"weights file {path} not found")
     return path

@@ -111,6 +111,7 @@ def _setup():
 
 def cmd_train(args: argparse.Namespace) -> int:
     from ganrun import engine
+    from ganrun.errors import UserError
     from ganrun.recipe import load_recipe
     from ganrun.runs import find_run, load_run_recipe
 
@@ -124,8 +125,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     run = engine.prepare(recipe, pm, registry, resume_dir)
     try:
         engine.execute(run)
-    finally:
+    except UserError:
+        if run.step == 0:  # bad input found as the run started: the one-line error only
+            raise
         _report(run, time.time() - started, args.summary_json)
+        raise
+    except BaseException:
+        _report(run, time.time() - started, args.summary_json)
+        raise
+    _report(run, time.time() - started, args.summary_json)
     if run.stop_reason:
         print(f"ganrun: stopped: {run.stop_reason}", file=sys.stderr)
     return run.exit_code

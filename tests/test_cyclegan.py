@@ -186,3 +186,36 @@ def test_import_refuses_another_shape_naming_the_key(tmp_path):
     with pytest.raises(UserError, match="not a PyTorch state dict"):
         import_official(tmp_path / "evil.pth", tmp_path / "x.safetensors")
     assert not (tmp_path / "x.safetensors").exists()
+
+
+OFFICIAL = {  # pytorch-CycleGAN-and-pix2pix defaults for train.py --model cycle_gan
+    "model": {"netG": "resnet_9blocks", "ngf": 64, "ndf": 64, "n_layers_D": 3, "dropout": False,
+              "init_gain": 0.02, "gan_mode": "least_squares", "lambda_A": 10.0,
+              "lambda_B": 10.0, "lambda_identity": 0.5, "pool_size": 50, "lr": 2e-4,
+              "betas": [0.5, 0.999], "n_epochs": 100, "n_epochs_decay": 100, "channels": 3},
+    "data": {"name": "unaligned", "load_size": 286, "crop_size": 256, "flip": True},
+    "train": {"batch_size": 1, "epochs": 200, "checkpoint_every": 5},
+}
+
+
+def test_horse2zebra_recipe_holds_the_official_defaults(registry):
+    from omegaconf import OmegaConf
+
+    from tests.conftest import RECIPES
+    from ganrun.recipe import load_recipe
+
+    recipe = OmegaConf.to_container(OmegaConf.structured(
+        load_recipe(RECIPES / "cyclegan_horse2zebra.yaml", [], registry=registry)))
+    for section, values in OFFICIAL.items():
+        for key, value in values.items():
+            assert recipe[section][key] == value, f"{section}.{key}"
+
+
+def test_horse2zebra_without_its_data_names_the_folder_and_the_download(workdir, capsys):
+    from tests.conftest import RECIPES
+    from ganrun.cli import main
+
+    assert main([str(RECIPES / "cyclegan_horse2zebra.yaml")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    assert "data/horse2zebra" in err and "ganrun data download horse2zebra" in err

@@ -1,0 +1,158 @@
+"""CycleGAN through the CLI on a tiny setting: metrics and grids, kill -9 mid-epoch and
+resume to the same weights, ganrun translate, ganrun import, and the refusals."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+from safetensors.torch import load_file
+
+from tests.conftest import RECIPES, train_once
+from ganrun.cli import main
+
+TINY = f"""\
+extends: {RECIPES / 'cyclegan_mnist_strokes.yaml'}
+data:
+  limit: 16
+model:
+  ngf: 4
+  ndf: 4
+  pool_size: 4
+  n_epochs: 1
+  n_epochs_decay: 2
+  preview: 2
+train:
+  epochs: 3
+  batch_size: 2
+  checkpoint_every: 1
+  threads: 1
+metrics:
+  every: 1
+  samples: 10
+"""
+
+KILLER = '''
+import os, signal
+from ganrun import hookimpl
+
+@hookimpl
+def ganrun_step_end(run, losses):
+    if run.step == 20:  # epoch 3 of 8-step epochs: mid-epoch, the last checkpoint is epoch 2's
+        os.kill(os.getpid(), signal.SIGKILL)
+'''
+
+
+def ganrun(args, cwd, **env):
+    full = {**os.environ, **env, "PYTHONPATH": str(cwd)}
+    return subprocess.run([sys.executable, "-m", "ganrun.cli", *args], cwd=cwd, env=full,
+                          capture_output=True, text=True)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    work = tmp_path_factory.mktemp("cyclegan")
+    (work / "tiny.yaml").write_text(TINY)
+    return work, train_once(work, ["tiny.yaml", "track.enabled=false"])
+
+
+def test_run_logs_translation_metrics_grids_and_both_generators(trained):
+    work, s = trained
+    assert s["status"] == "FINISHED"
+    for key in ("eval/class_kept_AB", "eval/domain_AB", "eval/cycle_l1_A", "eval/class_kept_BA",
+                "eval/domain_BA", "epoch/cycle_A", "epoch/idt_B", "epoch/disc_A"):
+        assert 0 <= s["metrics"][key] < 100, key
+    gen = Path(s["generator"])
+    assert sorted(p.name for p in gen.glob("*.safetensors")) == ["genAB.safetensors",
+                                                                "genBA.safetensors"]
+    grid = Image.open(Path(s["output_dir"]) / "images" / "image_at_epoch_0003.png")
+    assert grid.size[0] < grid.size[1]  # 3 columns (real, fake, reconstructed), 4 rows
+
+
+def test_kill_mid_epoch_then_resume_gives_the_uninterrupted_weights(trained, tmp_path):
+    work, straight = trained
+    (tmp_path / "tiny.yaml").write_text(TINY)
+    (tmp_path / "killer.py").write_text(KILLER)
+    killed = ganrun(["tiny.yaml", "track.enabled=false"], tmp_path, GANRUN_PLUGINS="killer")
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    (run_dir,) = (tmp_path / "runs" / "tiny").iterdir()
+    assert sorted(p.name for p in (run_dir / "checkpoints").glob("*.pt")) == [
+        "ckpt-epoch0001.pt", "ckpt-epoch0002.pt"]
+    state = torch.load(run_dir / "checkpoints" / "ckpt-epoch0002.pt", weights_only=True)
+    extra = state["trainer"]["extra"]
+    assert len(extra["pools"]["fakeA"]["images"]) == 4  # the pools are saved, full
+    assert state["trainer"]["schedulers"]["gen"]["last_epoch"] == 2
+
+    resumed = ganrun(["tiny.yaml", "track.enabled=false", "--resume", "latest",
+                      "--summary-json", "s.json"], tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    s = json.loads((tmp_path / "s.json").read_text())
+    for name in ("genAB", "genBA"):
+        a = load_file(Path(s["generator"]) / f"{name}.safetensors")
+        b = load_file(Path(straight["generator"]) / f"{name}.safetensors")
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), name
+
+
+def test_translate_a_folder_both_ways(trained, tmp_path, capsys):
+    work, s = trained
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    for i in range(2):
+        Image.new("L", (28, 28), color=40 * i).save(inputs / f"digit{i}.png")
+    (inputs / "notes.txt").write_text("not an image")
+    for direction in ("AtoB", "BtoA"):
+        out = tmp_path / direction
+        assert main(["translate", s["generator"], "--direction", direction, "--input",
+                     str(inputs), "--out", str(out)]) == 0
+        written = sorted(out.iterdir())
+        assert [p.name for p in written] == ["digit0.png", "digit1.png"]
+        assert Image.open(written[0]).size == (28, 28)
+    one = Path(s["generator"]) / "genBA.safetensors"  # a single file finds its sibling
+    assert main(["translate", str(one), "--direction", "AtoB", "--input",
+                 str(inputs / "digit0.png"), "--out", str(tmp_path / "one")]) == 0
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--direction", "LtoR"], "--direction: 'LtoR' is not one of AtoB, BtoA"),
+    (["--input", "missing.png"], "--input: missing.png not found"),
+])
+def test_translate_refusals(trained, tmp_path, capsys, args, message):
+    work, s = trained
+    image = tmp_path / "x.png"
+    Image.new("L", (28, 28)).save(image)
+    base = {"--direction": "AtoB", "--input": str(image), "--out": str(tmp_path / "o")}
+    base.update(dict(zip(args[::2], args[1::2])))
+    argv = ["translate", s["generator"]] + [x for kv in base.items() for x in kv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+
+
+def test_sampling_a_translator_is_refused(trained, tmp_path, capsys):
+    work, s = trained
+    assert main(["sample", s["generator"], "--out", str(tmp_path / "x.png")]) == 2
+    assert "use ganrun translate" in capsys.readouterr().err
+
+
+def test_import_command_then_translate(tmp_path, capsys):
+    from ganrun_plugins.cyclegan.networks import ResnetGenerator
+
+    torch.save(ResnetGenerator(3, 3, ngf=4, n_blocks=6).state_dict(), tmp_path / "latest_net_G.pth")
+    out = tmp_path / "h2z.safetensors"
+    assert main(["import", "cyclegan-official", str(tmp_path / "latest_net_G.pth"),
+                 "--out", str(out)]) == 0
+    Image.new("RGB", (40, 30), (200, 100, 50)).save(tmp_path / "horse.jpg")
+    assert main(["translate", str(out), "--direction", "AtoB", "--input",
+                 str(tmp_path / "horse.jpg"), "--out", str(tmp_path / "zebra")]) == 0
+    assert Image.open(tmp_path / "zebra" / "horse.png").size == (256, 256)
+    assert main(["translate", str(out), "--direction", "BtoA", "--input",
+                 str(tmp_path / "horse.jpg"), "--out", str(tmp_path / "x")]) == 2
+    assert "needs genBA" in capsys.readouterr().err
+    assert main(["import", "nope", "x.pth", "--out", "y.safetensors"]) == 2
+    assert "FORMAT: unknown importer 'nope'" in capsys.readouterr().err

@@ -43,6 +43,17 @@ def train_once(work: Path, args: list[str]) -> dict:
     return json.loads((work / "s.json").read_text())
 
 
+@pytest.fixture(scope="module")
+def one_thread():
+    """One torch thread for a module: small kernels crawl when threads contend for 2 cores."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture
 def workdir(tmp_path, monkeypatch) -> Path:
     """Run in a fresh folder: runs/ and the MLflow store land there."""

@@ -22,12 +22,7 @@ from ganrun.metrics.inception import (FIDInception, FIDInceptionV3, InceptionFea
 FID_INCEPTION_PARAMS = 23_850_960
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

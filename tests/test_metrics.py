@@ -18,13 +18,7 @@ from ganrun.metrics import (NDB, EvaluatorFeatures, FIDLeNet, KIDLeNet, batched_
                             ndb, precision_recall, predict_classes, ssim)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One torch thread: small kernels (KID's 100 subsets) crawl when threads contend for cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -31,7 +31,8 @@ if TYPE_CHECKING:  # imported for annotations only: keeps `ganrun --help` free o
     from torch import nn
 
     from ganrun.engine import EpochReport, Run
-    from ganrun.registry import DatasetInfo, EvaluatorInfo, ImporterInfo, MethodInfo, MetricInfo
+    from ganrun.registry import (DatasetInfo, EvaluatorInfo, ImporterInfo, MethodInfo, MetricInfo,
+                                 SectionInfo)
     from ganrun.sampling import Samples
     from ganrun.trainer import Trainer
 
@@ -87,6 +88,18 @@ def ganrun_register_metrics() -> list[MetricInfo]:
     classes), so a metric caches its real statistics there; it returns a function that
     takes the generated samples, measured the same way, and returns ``{"eval/NAME": value}``
     (``real/NAME`` for a reference value computed on the real data).
+    """
+
+
+@hookspec
+def ganrun_register_sections() -> list[SectionInfo]:
+    """Describe the top-level recipe sections this plugin adds.
+
+    Return a list of :class:`ganrun.registry.SectionInfo`: the section's name (``cam``) and a
+    dataclass with defaults that is its schema. Every recipe then has the section, validated
+    as strictly as the core's (unknown keys, types, ``limit`` ranges), and the plugin reads
+    it from ``run.recipe.<name>`` in its lifecycle hooks. A name the core uses (``train``,
+    ``model`` ...) or another plugin registered is refused.
     """
 
 

@@ -13,7 +13,7 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 from omegaconf import errors as oc_errors
 
-from ganrun.errors import UserError
+from ganrun.errors import PluginError, UserError
 from ganrun.registry import Registry
 from ganrun.schema import RecipeSchema
 
@@ -84,7 +84,7 @@ def validate(raw: DictConfig | dict, *, registry: Registry, source: str = "recip
     except UserError as e:
         raise UserError(f"{source}: {e}") from None
     base = OmegaConf.structured(
-        RecipeSchema(data=dataset_info.schema(), model=method_info.model_schema())
+        recipe_schema(registry)(data=dataset_info.schema(), model=method_info.model_schema())
     )
     try:
         recipe = OmegaConf.to_object(OmegaConf.merge(base, raw))
@@ -100,6 +100,19 @@ def validate(raw: DictConfig | dict, *, registry: Registry, source: str = "recip
     except UserError as e:
         raise UserError(f"{source}: {e}") from None
     return recipe  # type: ignore[return-value]
+
+
+def recipe_schema(registry: Registry) -> type:
+    """The core schema plus the sections plugins registered (``ganrun_register_sections``)."""
+    if not registry.sections:
+        return RecipeSchema
+    core = {f.name for f in dataclasses.fields(RecipeSchema)}
+    taken = sorted(core & set(registry.sections))
+    if taken:
+        raise PluginError(f"a plugin registers recipe section '{taken[0]}', which the core uses")
+    fields = [(name, info.schema, dataclasses.field(default_factory=info.schema))
+              for name, info in sorted(registry.sections.items())]
+    return dataclasses.make_dataclass("Recipe", fields, bases=(RecipeSchema,))
 
 
 def check_limits(obj: Any, prefix: str = "", source: str = "recipe") -> None:

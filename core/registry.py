@@ -52,6 +52,15 @@ class MetricInfo:
 
 
 @dataclass(frozen=True)
+class SectionInfo:
+    """A top-level recipe section a plugin adds (``cam:``, say), validated by ``schema``."""
+
+    name: str
+    schema: type  # dataclass with defaults: the section's keys, types and limits
+    description: str = ""
+
+
+@dataclass(frozen=True)
 class ImporterInfo:
     """A converter of another project's weights into a ganrun generator (``ganrun import``)."""
 
@@ -68,6 +77,7 @@ class Registry:
     evaluators: dict[str, EvaluatorInfo] = field(default_factory=dict)
     metrics: dict[str, MetricInfo] = field(default_factory=dict)
     importers: dict[str, ImporterInfo] = field(default_factory=dict)
+    sections: dict[str, SectionInfo] = field(default_factory=dict)
 
     @classmethod
     def from_hooks(cls, hook: Any) -> "Registry":
@@ -78,6 +88,7 @@ class Registry:
             ("evaluators", hook.ganrun_register_evaluators, EvaluatorInfo),
             ("metrics", hook.ganrun_register_metrics, MetricInfo),
             ("importers", hook.ganrun_register_importers, ImporterInfo),
+            ("sections", hook.ganrun_register_sections, SectionInfo),
         ):
             table = getattr(reg, kind)
             for impl in caller.get_hookimpls():

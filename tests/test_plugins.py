@@ -10,7 +10,7 @@ import torch
 
 from ganrun import hookimpl
 from ganrun.engine import build_trainer
-from ganrun.errors import PluginError
+from ganrun.errors import PluginError, UserError
 from ganrun.plugins import PluginManager, get_plugin_manager
 from ganrun.recipe import load_recipe
 from ganrun.registry import Registry
@@ -121,3 +121,41 @@ def test_duplicate_method_names_are_refused(monkeypatch):
     pm = get_plugin_manager()
     with pytest.raises(PluginError, match="registers method 'dcgan', which another plugin"):
         Registry.from_hooks(pm.hook)
+
+
+def test_a_plugin_adds_a_strictly_checked_recipe_section():
+    from dataclasses import dataclass
+
+    from ganrun.registry import SectionInfo
+    from ganrun.schema import limit
+
+    @dataclass
+    class Extra:
+        every: int = limit(2, ge=1)
+        on: bool = False
+
+    class Adds:
+        @hookimpl
+        def ganrun_register_sections(self):
+            return [SectionInfo("extra", Extra)]
+
+    pm = get_plugin_manager()
+    pm.add(Adds(), "adds")
+    registry = Registry.from_hooks(pm.hook)
+    quick = RECIPES / "quickstart.yaml"
+    recipe = load_recipe(quick, ["extra.on=true"], registry=registry)
+    assert recipe.extra.on is True and recipe.extra.every == 2  # defaults filled in
+    assert load_recipe(quick, registry=registry).extra.on is False
+    with pytest.raises(UserError, match="extra.every: 0 must be >= 1"):
+        load_recipe(quick, ["extra.every=0"], registry=registry)
+    with pytest.raises(UserError, match="extra.typo"):
+        load_recipe(quick, ["extra.typo=1"], registry=registry)
+
+    class Clash:
+        @hookimpl
+        def ganrun_register_sections(self):
+            return [SectionInfo("train", Extra)]
+
+    pm.add(Clash(), "clash")
+    with pytest.raises(PluginError, match="recipe section 'train', which the core uses"):
+        load_recipe(quick, registry=Registry.from_hooks(pm.hook))

@@ -3,18 +3,24 @@
 Both run in this process, alternating epoch by epoch so that a noisy, shared machine slows
 both alike. ganrun's epochs go through the engine with every built-in plugin on: progress
 bar, MLflow tracking (a SQLite store in a temporary folder), the per-epoch grid, and
-checkpoints. The plain loop is the tutorial's step written directly, on the same batches.
+checkpoints. The plain loop is the method's step written directly, on the same data:
 
-    .venv/bin/python bench/overhead.py [--repeats 5] [--recipe recipes/dcgan_mnist.yaml]
+* ``--method dcgan`` (default recipe dcgan_mnist.yaml): the tutorial's two-tape step;
+* ``--method cyclegan`` (default recipe cyclegan_mnist_strokes.yaml): the official
+  ``optimize_parameters`` with a plain list as the image pool.
+
+    .venv/bin/python bench/overhead.py [--method cyclegan] [--repeats 5] [--recipe R] [K=V ...]
 
 Last line: ``overhead_ratio=<median over repeats of ganrun epoch / the plain epoch beside
-it>``. Target <= 1.05.
+it> peak_rss_mb=<the process's peak resident memory>``. Target ratio <= 1.05.
 """
 from __future__ import annotations
 
 import argparse
 import copy
 import os
+import random
+import resource
 import statistics
 import sys
 import tempfile
@@ -48,10 +54,85 @@ def plain_epoch(G, D, opt_g, opt_d, images, batch_size, noise_dim, rng):
         float(g_loss), float(d_loss)  # a plain loop reads its losses too
 
 
+def dcgan_plain(trainer, recipe, dataset):
+    """A closure running one plain tutorial epoch on copies of ``trainer``'s networks."""
+    cfg = recipe.model
+    G, D = copy.deepcopy(trainer.G), copy.deepcopy(trainer.D)
+    opt_g = torch.optim.Adam(G.parameters(), cfg.lr_g, betas=tuple(cfg.betas), eps=cfg.adam_eps)
+    opt_d = torch.optim.Adam(D.parameters(), cfg.lr_d, betas=tuple(cfg.betas), eps=cfg.adam_eps)
+    rng = torch.Generator().manual_seed(0)
+    return lambda: plain_epoch(G, D, opt_g, opt_d, dataset.images, recipe.train.batch_size,
+                               cfg.noise_dim, rng)
+
+
+def cyclegan_plain(trainer, recipe, dataset):
+    """A closure running one plain CycleGAN epoch (the official step) on network copies."""
+    c = recipe.model
+    gAB, gBA, dA, dB = (copy.deepcopy(n) for n in (trainer.genAB, trainer.genBA,
+                                                     trainer.discA, trainer.discB))
+    opt_g = torch.optim.Adam([*gAB.parameters(), *gBA.parameters()], c.lr, betas=tuple(c.betas))
+    opt_d = torch.optim.Adam([*dA.parameters(), *dB.parameters()], c.lr, betas=tuple(c.betas))
+    pools = {"A": [], "B": []}
+    rng = torch.Generator().manual_seed(0)
+    mse = torch.nn.functional.mse_loss
+    l1 = torch.nn.functional.l1_loss
+
+    def pooled(name, fakes):
+        out, pool = [], pools[name]
+        for im in fakes.detach().split(1):
+            if len(pool) < c.pool_size:
+                pool.append(im)
+                out.append(im)
+            elif random.random() > 0.5:
+                i = random.randrange(c.pool_size)
+                out.append(pool[i])
+                pool[i] = im
+            else:
+                out.append(im)
+        return torch.cat(out)
+
+    def epoch():
+        A, B = dataset.images_a, dataset.images_b
+        bs = recipe.train.batch_size
+        order = torch.randperm(max(len(A), len(B)), generator=rng)
+        for i in range(0, len(order), bs):
+            idx = order[i : i + bs]
+            realA = A[idx % len(A)]
+            realB = B[torch.randint(len(B), (len(idx),), generator=rng)]
+            for p in [*dA.parameters(), *dB.parameters()]:
+                p.requires_grad_(False)
+            opt_g.zero_grad()
+            fakeB, fakeA = gAB(realA), gBA(realB)
+            pa, pb = dB(fakeB), dA(fakeA)
+            loss_g = (mse(pa, torch.ones_like(pa)) + mse(pb, torch.ones_like(pb))
+                      + c.lambda_A * l1(gBA(fakeB), realA) + c.lambda_B * l1(gAB(fakeA), realB)
+                      + c.lambda_B * c.lambda_identity * l1(gAB(realB), realB)
+                      + c.lambda_A * c.lambda_identity * l1(gBA(realA), realA))
+            loss_g.backward()
+            opt_g.step()
+            for p in [*dA.parameters(), *dB.parameters()]:
+                p.requires_grad_(True)
+            opt_d.zero_grad()
+            loss_d = 0.0
+            for D, real, fake in ((dA, realA, pooled("A", fakeA)), (dB, realB, pooled("B", fakeB))):
+                r, f = D(real), D(fake)
+                loss_d = loss_d + 0.5 * (mse(r, torch.ones_like(r)) + mse(f, torch.zeros_like(f)))
+            loss_d.backward()
+            opt_d.step()
+            float(loss_g), float(loss_d)  # a plain loop reads its losses too
+
+    return epoch
+
+
+PLAIN = {"dcgan": (dcgan_plain, "dcgan_mnist.yaml"),
+         "cyclegan": (cyclegan_plain, "cyclegan_mnist_strokes.yaml")}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=9)
-    ap.add_argument("--recipe", default=str(REPO / "recipes" / "dcgan_mnist.yaml"))
+    ap.add_argument("--method", choices=sorted(PLAIN), default="dcgan")
+    ap.add_argument("--recipe", default=None, help="default: the method's recipe above")
     ap.add_argument("overrides", nargs="*", help="recipe KEY=VALUE overrides")
     args = ap.parse_args()
 
@@ -60,6 +141,8 @@ def main() -> None:
     from ganrun.recipe import load_recipe
     from ganrun.registry import Registry
 
+    make_plain, default_recipe = PLAIN[args.method]
+    args.recipe = args.recipe or str(REPO / "recipes" / default_recipe)
     recipe_path = Path(args.recipe).resolve()
     work = Path(tempfile.mkdtemp(prefix="ganrun-overhead-"))
     os.chdir(work)
@@ -68,20 +151,15 @@ def main() -> None:
     recipe = load_recipe(recipe_path, [*args.overrides, f"train.epochs={args.repeats + 1}"], registry=registry)
     run = engine.prepare(recipe, pm, registry)
     trainer = run.trainer
-    cfg = recipe.model
-    G, D = copy.deepcopy(trainer.G), copy.deepcopy(trainer.D)
-    opt_g = torch.optim.Adam(G.parameters(), cfg.lr_g, betas=tuple(cfg.betas), eps=cfg.adam_eps)
-    opt_d = torch.optim.Adam(D.parameters(), cfg.lr_d, betas=tuple(cfg.betas), eps=cfg.adam_eps)
-    images = run.loader.dataset.images
-    rng = torch.Generator().manual_seed(0)
+    plain = make_plain(trainer, recipe, run.loader.dataset)
 
     run.hook.ganrun_run_start(run=run)
-    plain_epoch(G, D, opt_g, opt_d, images, recipe.train.batch_size, cfg.noise_dim, rng)  # warm-up
+    plain()  # warm-up
     engine.train_epoch(run, 1, trainer.device)
     plain_t, ganrun_t = [], []
     for epoch in range(2, args.repeats + 2):
         t = time.perf_counter()
-        plain_epoch(G, D, opt_g, opt_d, images, recipe.train.batch_size, cfg.noise_dim, rng)
+        plain()
         plain_t.append(time.perf_counter() - t)
         t = time.perf_counter()
         engine.train_epoch(run, epoch, trainer.device)
@@ -100,7 +178,10 @@ def main() -> None:
     ratios = [b / a for a, b in zip(plain_t, ganrun_t)]
     print(f"pairwise ratios: {' '.join(f'{r:.3f}' for r in ratios)}; "
           f"ratio of medians {g / p:.3f}")
-    print(f"overhead_ratio={statistics.median(ratios):.3f}")
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+    if torch.cuda.is_available():
+        print(f"cuda peak allocated: {torch.cuda.max_memory_allocated() / 2**20:.0f} MiB")
+    print(f"overhead_ratio={statistics.median(ratios):.3f} peak_rss_mb={peak_mb:.0f}")
 
 
 if __name__ == "__main__":

@@ -144,7 +144,13 @@ def _report(run, seconds: float, summary_json: str | None) -> None:
              f"  output dir: {run.output_dir}"]
     lines += [f"  {k}: {v}" for k, v in run.summary.items()]
     if run.generator_path:
-        lines.append(f"  sample: ganrun sample {run.generator_path} --n 16 --seed 0 --out samples.png")
+        directions = run.registry.method(run.recipe.method).translations
+        if directions:
+            lines.append(f"  translate: ganrun translate {run.generator_path} --direction "
+                         f"{next(iter(directions))} --input IMAGES --out DIR")
+        else:
+            lines.append(f"  sample: ganrun sample {run.generator_path} --n 16 --seed 0 "
+                         f"--out samples.png")
     print("\n".join(lines), file=sys.stderr if run.status != "FINISHED" else sys.stdout)
     if summary_json:
         summary = {"run_id": run.id, "output_dir": str(run.output_dir), "status": run.status,

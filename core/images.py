@@ -43,7 +43,8 @@ def save_grid(path: str | Path, images: torch.Tensor, nrow: int, scale: int = 3,
     return path
 
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
+# the official CycleGAN make_dataset's extensions (compared in lower case)
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".tif", ".tiff", ".webp")
 
 
 def read_image(path: str | Path, channels: int = 3, size: int | None = None) -> torch.Tensor:
@@ -51,7 +52,7 @@ def read_image(path: str | Path, channels: int = 3, size: int | None = None) -> 
     ``size x size`` when given, as CycleGAN's data pipeline does."""
     with Image.open(path) as im:
         im = im.convert("RGB" if channels == 3 else "L")
-        if size is not None and im.size != (size, size):
+        if size is not None:
             im = im.resize((size, size), Image.BICUBIC)
         pixels = np.asarray(im, dtype=np.float32)
     if pixels.ndim == 2:

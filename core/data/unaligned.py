@@ -14,18 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-import numpy as np
 import torch
-from PIL import Image
 from torch.utils.data import Dataset
 
-from ganrun.data.arrays import to_unit_range
 from ganrun.errors import UserError
+from ganrun.images import IMAGE_SUFFIXES, read_image
 from ganrun.schema import DataConfig, limit
 
 SPLITS = ("train", "test")
-# the official make_dataset's extensions (compared in lower case)
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".tif", ".tiff", ".webp")
 
 
 @dataclass
@@ -55,7 +51,7 @@ class UnalignedFolders(Dataset):
             raise ValueError("both domains need at least one image")
         self.files_a, self.files_b = files_a, files_b
         self.load_size, self.crop_size = cfg.load_size, cfg.crop_size
-        self.mode = "L" if cfg.channels == 1 else "RGB"
+        self.channels = cfg.channels
         self.train = train
         self.flip = cfg.flip and train
 
@@ -69,16 +65,12 @@ class UnalignedFolders(Dataset):
 
     def load(self, path: Path) -> torch.Tensor:
         """One file -> ``C x crop_size x crop_size`` in [-1, 1], with the split's transforms."""
-        with Image.open(path) as img:
-            img = img.convert(self.mode).resize((self.load_size,) * 2, Image.BICUBIC)
-        pixels = np.asarray(img)
-        if pixels.ndim == 2:
-            pixels = pixels[:, :, None]
+        image = read_image(path, self.channels, self.load_size)
         top, left = self._crop_corner()
-        pixels = pixels[top : top + self.crop_size, left : left + self.crop_size]
+        image = image[:, top : top + self.crop_size, left : left + self.crop_size]
         if self.flip and torch.rand(1).item() < 0.5:
-            pixels = pixels[:, ::-1]
-        return to_unit_range(pixels.transpose(2, 0, 1).copy())
+            image = image.flip(-1)
+        return image.contiguous()
 
     def _crop_corner(self) -> tuple[int, int]:
         room = self.load_size - self.crop_size

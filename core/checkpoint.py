@@ -104,10 +104,14 @@ def latest_checkpoint(folder: str | Path) -> Path | None:
 
 
 # ------------------------------------------------------------------ generators
-def export_generator(path: str | Path, generator: nn.Module, recipe_yaml: str, network: str) -> Path:
-    """Save ``generator``'s weights as safetensors, the recipe in the file's metadata."""
+def export_generator(path: str | Path, generator: nn.Module, recipe_yaml: str, network: str,
+                     role: str = "generator") -> Path:
+    """Save ``generator``'s weights as safetensors, the recipe in the file's metadata.
+
+    ``role`` (``generator`` or ``discriminator``) says which role hook rebuilds the network
+    when the file is loaded (a classifier is built as a discriminator)."""
     tensors = {k: v.detach().cpu().contiguous() for k, v in generator.state_dict().items()}
-    meta = {"format": GENERATOR_FORMAT, "network": network, "recipe": recipe_yaml}
+    meta = {"format": GENERATOR_FORMAT, "network": network, "recipe": recipe_yaml, "role": role}
     return atomic_write(Path(path), lambda tmp: save_file(tensors, tmp, metadata=meta))
 
 

@@ -194,6 +194,8 @@ def cmd_plugins(args: argparse.Namespace) -> int:
         print(f"    hooks: {', '.join(pm.hooks_of(rec.name))}")
     print(f"methods: {', '.join(sorted(registry.methods)) or '-'}")
     print(f"datasets: {', '.join(sorted(registry.datasets)) or '-'}")
+    if registry.commands:
+        print(f"commands: {', '.join(f'ganrun {c}' for c in sorted(registry.commands))}")
     return 0
 
 
@@ -219,12 +221,28 @@ def cmd_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def _plugin_command(name: str):
+    """The plugin command ``name`` (``ganrun_register_commands``), or None: a recipe path."""
+    if Path(name).suffix in (".yaml", ".yml") or Path(name).exists():
+        return None
+    pm, registry = _setup()
+    info = registry.commands.get(name)
+    if info is None:
+        return None
+    p = _Parser(prog=f"ganrun {name}", description=info.description)
+    info.add_arguments(p)
+    return lambda rest: info.run(p.parse_args(rest), pm, registry)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] not in COMMANDS and not argv[0].startswith("-"):
-        argv.insert(0, "train")
     parser = build_parser()
     try:
+        if argv and argv[0] not in COMMANDS and not argv[0].startswith("-"):
+            command = _plugin_command(argv[0])
+            if command is not None:
+                return command(argv[1:])
+            argv.insert(0, "train")
         args = parser.parse_args(argv)
         if args.command is None:
             parser.print_help(sys.stderr)

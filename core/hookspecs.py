@@ -31,8 +31,8 @@ if TYPE_CHECKING:  # imported for annotations only: keeps `ganrun --help` free o
     from torch import nn
 
     from ganrun.engine import EpochReport, Run
-    from ganrun.registry import (DatasetInfo, EvaluatorInfo, ImporterInfo, MethodInfo, MetricInfo,
-                                 SectionInfo)
+    from ganrun.registry import (CommandInfo, DatasetInfo, EvaluatorInfo, ImporterInfo,
+                                 MethodInfo, MetricInfo, SectionInfo)
     from ganrun.sampling import Samples
     from ganrun.trainer import Trainer
 
@@ -100,6 +100,18 @@ def ganrun_register_sections() -> list[SectionInfo]:
     as strictly as the core's (unknown keys, types, ``limit`` ranges), and the plugin reads
     it from ``run.recipe.<name>`` in its lifecycle hooks. A name the core uses (``train``,
     ``model`` ...) or another plugin registered is refused.
+    """
+
+
+@hookspec
+def ganrun_register_commands() -> list[CommandInfo]:
+    """Describe the ``ganrun NAME ...`` commands this plugin adds.
+
+    Return a list of :class:`ganrun.registry.CommandInfo`: the command's name,
+    ``add_arguments(parser)`` declaring its arguments on an ``argparse`` parser, and
+    ``run(args, pm, registry) -> exit code``. Bad input is reported by raising
+    :class:`ganrun.errors.UserError` (one line, exit 2). The core's own commands (``train``,
+    ``sample`` ...) come first: a plugin command of the same name is never reached.
     """
 
 

@@ -61,6 +61,16 @@ class SectionInfo:
 
 
 @dataclass(frozen=True)
+class CommandInfo:
+    """A ``ganrun NAME ...`` command a plugin adds (``ganrun cam`` ...)."""
+
+    name: str
+    add_arguments: Callable[[Any], None]  # (argparse parser) -> None
+    run: Callable[[Any, Any, Any], int]  # (parsed args, plugin manager, registry) -> exit code
+    description: str = ""
+
+
+@dataclass(frozen=True)
 class ImporterInfo:
     """A converter of another project's weights into a ganrun generator (``ganrun import``)."""
 
@@ -78,6 +88,7 @@ class Registry:
     metrics: dict[str, MetricInfo] = field(default_factory=dict)
     importers: dict[str, ImporterInfo] = field(default_factory=dict)
     sections: dict[str, SectionInfo] = field(default_factory=dict)
+    commands: dict[str, CommandInfo] = field(default_factory=dict)
 
     @classmethod
     def from_hooks(cls, hook: Any) -> "Registry":
@@ -89,6 +100,7 @@ class Registry:
             ("metrics", hook.ganrun_register_metrics, MetricInfo),
             ("importers", hook.ganrun_register_importers, ImporterInfo),
             ("sections", hook.ganrun_register_sections, SectionInfo),
+            ("commands", hook.ganrun_register_commands, CommandInfo),
         ):
             table = getattr(reg, kind)
             for impl in caller.get_hookimpls():

@@ -58,10 +58,12 @@ def locate(model: str, tracking_uri: str, workdir: Path) -> Path:
 
 
 def load_generator(path: Path, pm: Any, registry: Registry) -> tuple[torch.nn.Module, Any]:
-    """Rebuild the network from the file's recipe via the role hook; load its weights."""
+    """Rebuild the network from the file's recipe via its role hook; load its weights."""
     tensors, meta = read_generator(path)
     recipe = from_yaml_text(meta.get("recipe", ""), registry=registry, source=f"{path} (recipe)")
-    net = pm.hook.ganrun_make_generator(recipe=recipe, name=meta.get("network", "G"))
+    make = (pm.hook.ganrun_make_discriminator if meta.get("role") == "discriminator"
+            else pm.hook.ganrun_make_generator)
+    net = make(recipe=recipe, name=meta.get("network", "G"))
     if net is None:
         raise PluginError(f"{path}: no installed plugin builds method '{recipe.method}'")
     try:

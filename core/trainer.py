@@ -29,6 +29,11 @@ class Trainer:
     def networks(self) -> dict[str, nn.Module]:
         return {**self.generators, **self.discriminators}
 
+    def exports(self) -> dict[str, nn.Module]:
+        """The trained networks a user takes away (safetensors, at the end of a run): the
+        generators; a classifier method exports its classifier."""
+        return self.generators
+
     def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """One optimisation step on ``batch``; returns scalar tensors by name: the losses
         and the signals a health monitor reads (e.g. ``d_real``/``d_fake``: D(x), D(G(z));

@@ -41,10 +41,14 @@ def ganrun_run_end(run, status, error):
     if status != "FINISHED":
         return
     folder = run.output_dir / GENERATOR_DIR
+    generators = run.trainer.generators
     paths = [
-        export_generator(folder / f"{name}.safetensors", net, run.recipe_yaml, name)
-        for name, net in run.trainer.generators.items()
+        export_generator(folder / f"{name}.safetensors", net, run.recipe_yaml, name,
+                         "generator" if name in generators else "discriminator")
+        for name, net in run.trainer.exports().items()
     ]
+    if not paths:
+        return
     (folder / "recipe.yaml").write_text(run.recipe_yaml)
     run.generator_path = str(paths[0] if len(paths) == 1 else folder)
     run.summary["generator"] = run.generator_path

@@ -145,7 +145,9 @@ def _report(run, seconds: float, summary_json: str | None) -> None:
     lines += [f"  {k}: {v}" for k, v in run.summary.items()]
     if run.generator_path:
         directions = run.registry.method(run.recipe.method).translations
-        if directions:
+        if not run.trainer.generators:  # a classifier method: its own command uses the file
+            pass
+        elif directions:
             lines.append(f"  translate: ganrun translate {run.generator_path} --direction "
                          f"{next(iter(directions))} --input IMAGES --out DIR")
         else:

@@ -225,7 +225,8 @@ def ganrun_epoch_end(run: Run, report: EpochReport) -> None:
     """Epoch ``report.epoch`` finished.
 
     ``report.metrics`` holds the epoch's mean losses; plugins may add metrics and files
-    (``report.artifacts[name] = path``). Plugins that consume the report (trackers) use
+    (``report.artifacts[name] = path``; a tracker files ``grid`` under ``grids/`` and
+    ``folder/name`` under ``folder/``). Plugins that consume the report (trackers) use
     ``@hookimpl(trylast=True)`` so they see what the others added.
     """
 

@@ -60,6 +60,10 @@ class MetricsConfig:
     evaluator: Optional[str] = None  # a registered evaluator, e.g. lenet_mnist; None: none
     samples: int = limit(1000, ge=10)  # generated samples per evaluation (split over classes)
     names: List[str] = field(default_factory=list)  # registered metrics; empty: all
+
+    def due(self, epoch: int, last: int) -> bool:
+        """Whether epoch ``epoch`` (of ``last``) is evaluated: every ``every``-th and the last."""
+        return bool(self.every) and (epoch % self.every == 0 or epoch == last)
     fid: FIDConfig = field(default_factory=FIDConfig)
 
 

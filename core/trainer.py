@@ -44,6 +44,15 @@ class Trainer:
         """Images for this epoch's grid (N x C x H x W in [-1, 1]) and the grid's row length."""
         raise NotImplementedError
 
+    def judged(self, real: torch.Tensor | None, n: int) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+        """For each discriminator, ``n`` real and ``n`` generated images it judges (for maps
+        of its decision). The default serves one generator and one discriminator: ``real``
+        (from the dataset) against the preview's fakes; methods with more networks override."""
+        if real is None or len(self.discriminators) != 1 or len(self.generators) != 1:
+            return {}
+        fake = self.preview()[0][:n]
+        return {next(iter(self.discriminators)): (real[:n].to(fake.device), fake)}
+
     def end_epoch(self, epoch: int) -> None:
         """Called after each epoch; steps the learning-rate schedulers."""
         for sched in self.schedulers.values():

@@ -51,4 +51,4 @@ def ganrun_run_end(run, status, error):
         return
     (folder / "recipe.yaml").write_text(run.recipe_yaml)
     run.generator_path = str(paths[0] if len(paths) == 1 else folder)
-    run.summary["generator"] = run.generator_path
+    run.summary["generator" if run.trainer.generators else "model"] = run.generator_path

@@ -35,11 +35,6 @@ class _Evaluation:
 _runs: dict[int, _Evaluation] = {}
 
 
-def _due(run, epoch: int) -> bool:
-    every = run.recipe.metrics.every
-    return bool(every) and (epoch % every == 0 or epoch == run.recipe.train.epochs)
-
-
 @dataclass
 class _Images:
     """Images without an evaluator's measurements: all that standard FID reads."""
@@ -106,7 +101,7 @@ def ganrun_run_start(run):
 @hookimpl(tryfirst=True)  # before the plugins that read eval/* (health, trackers)
 def ganrun_epoch_end(run, report):
     evaluation = _runs.get(id(run))
-    if evaluation is None or not _due(run, report.epoch):
+    if evaluation is None or not run.recipe.metrics.due(report.epoch, run.recipe.train.epochs):
         return
     started = time.perf_counter()
     generator = next(iter(run.trainer.generators.values()))

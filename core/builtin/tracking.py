@@ -157,7 +157,8 @@ def ganrun_epoch_end(run, report):
     tracked.flush()
     _log_tags(tracked, run.tags)
     for name, path in report.artifacts.items():  # a resumed epoch's file replaces its own
-        tracked.client.log_artifact(tracked.run_id, path, artifact_path=f"{name}s")
+        folder = name.rpartition("/")[0] or f"{name}s"  # "grid" -> grids/; "maps/D" -> maps/
+        tracked.client.log_artifact(tracked.run_id, path, artifact_path=folder)
 
 
 @hookimpl

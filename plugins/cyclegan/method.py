@@ -161,6 +161,11 @@ class CycleGANTrainer(Trainer):
             rows.append(torch.stack([real, fake, back(fake)], 1).flatten(0, 1))
         return torch.cat(rows), 3
 
+    def judged(self, real, n):
+        """discA sees real A and genBA(B); discB sees real B and genAB(A) (preview images)."""
+        a, b = self.preview_A[:n], self.preview_B[:n]
+        return {"discA": (a, self.genBA(b)), "discB": (b, self.genAB(a))}
+
     # ------------------------------------------------------------------ state
     def extra_state(self) -> dict[str, Any]:
         return {"pools": {k: p.state_dict() for k, p in self.pools.items()},

@@ -73,9 +73,7 @@ class CycleGANPlugin(MethodPlugin):
     @hookimpl(tryfirst=True)  # before the health monitors and trackers read eval/*
     def ganrun_epoch_end(self, run, report) -> None:
         metrics = self._metrics.get(id(run))
-        every = run.recipe.metrics.every
-        if metrics is None or not (report.epoch % every == 0
-                                   or report.epoch == run.recipe.train.epochs):
+        if metrics is None or not run.recipe.metrics.due(report.epoch, run.recipe.train.epochs):
             return
         started = time.perf_counter()
         report.metrics.update(metrics(run.trainer.generators))

@@ -33,7 +33,7 @@ def test_plugins_command_lists_plugins_versions_and_hooks(capsys):
     out = capsys.readouterr().out
     assert "dcgan  (ganrun 0.1.0, ganrun_plugins.dcgan.plugin:plugin)" in out
     assert "hooks: ganrun_make_discriminator, ganrun_make_generator" in out
-    assert "methods: cgan, cyclegan, dcgan" in out
+    assert "methods: cam, cgan, cyclegan, dcgan" in out
 
 
 class SpectralD(torch.nn.Module):

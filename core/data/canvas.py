@@ -6,8 +6,9 @@ the same split, and salt noise. Its true box is the tight box of the pasted digi
 
 Boxes are ``(x0, y0, x1, y1)`` in canvas pixels, inclusive-exclusive: the digit's ink lies
 in columns ``x0 .. x1-1`` and rows ``y0 .. y1-1`` (``image[:, y0:y1, x0:x1]``), so the box's
-width is ``x1 - x0``. Ink is a pixel of the pasted digit at or above ``INK`` of full
-intensity. The set is built from a fixed seed and is identical on every machine.
+width is ``x1 - x0``. The digit's ink is every pixel of the pasted (resized) digit brighter
+than ``ink`` of full intensity; the default 0 takes every pixel it touches, anti-aliased edges
+included. The set is built from a fixed seed and is identical on every machine.
 """
 from __future__ import annotations
 
@@ -25,7 +26,6 @@ from ganrun.errors import UserError
 from ganrun.schema import DataConfig, limit
 
 DIGIT = 28  # side of an MNIST digit
-INK = 0.2  # a pasted pixel at or above this share of full intensity is the digit's ink
 STROKE = 128  # a fragment is cut around a pixel at least this bright (0..255)
 TRIES = 50  # placements tried for a fragment before it is left out
 
@@ -38,6 +38,8 @@ class CanvasConfig(DataConfig):
     size: int = limit(64, ge=DIGIT)  # canvas side in pixels
     scale: List[float] = limit([0.8, 1.6], gt=0.0)  # the digit's side / 28, drawn uniformly
     fragments: int = limit(4, ge=0)  # stroke fragments of other digits, outside the digit's box
+    margin: int = limit(4, ge=0)  # pixels kept free of fragments around the digit's box
+    ink: float = limit(0.0, ge=0.0, le=0.99)  # a digit pixel brighter than this share is ink
     fragment_size: List[int] = limit([6, 10], ge=2, le=DIGIT)  # a fragment's side before scaling
     salt: float = limit(0.01, ge=0.0, le=1.0)  # share of pixels set to a random grey
     seed: int = limit(0, ge=0)  # the canvas set's seed (the digit split is mnist5k's, fixed)
@@ -67,17 +69,19 @@ def resize(pixels: np.ndarray, side: int) -> np.ndarray:
     return np.asarray(Image.fromarray(pixels).resize((side, side), Image.BILINEAR))
 
 
-def ink_box(layer: np.ndarray, ink: float = INK) -> tuple[int, int, int, int]:
-    """Tight ``(x0, y0, x1, y1)`` box, inclusive-exclusive, of the pixels >= ``ink`` * 255."""
-    rows = np.flatnonzero((layer >= ink * 255).any(axis=1))
-    cols = np.flatnonzero((layer >= ink * 255).any(axis=0))
+def ink_box(layer: np.ndarray, ink: float = 0.0) -> tuple[int, int, int, int]:
+    """Tight ``(x0, y0, x1, y1)`` box, inclusive-exclusive, of the pixels > ``ink`` * 255."""
+    mask = layer > ink * 255
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
     if not len(rows):
         raise ValueError("no ink")
     return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
 
 
-def _overlaps(a: tuple[int, ...], b: tuple[int, ...]) -> bool:
-    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+def _overlaps(a: tuple[int, ...], b: tuple[int, ...], margin: int = 0) -> bool:
+    """Whether boxes ``a`` and ``b`` come closer than ``margin`` pixels (0: they overlap)."""
+    return (a[0] < b[2] + margin and b[0] < a[2] + margin
+            and a[1] < b[3] + margin and b[1] < a[3] + margin)
 
 
 def _fragment(digit: np.ndarray, cfg: CanvasConfig, rng: np.random.RandomState) -> np.ndarray:
@@ -94,21 +98,21 @@ def _fragment(digit: np.ndarray, cfg: CanvasConfig, rng: np.random.RandomState) 
 def compose(digit: np.ndarray, others: list[np.ndarray], cfg: CanvasConfig,
             rng: np.random.RandomState) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int, int]]:
     """One canvas: ``digit`` (28x28 uint8) pasted at a random place and scale, a fragment of
-    each of ``others`` outside its box, salt noise. Returns (canvas, the digit's layer
-    alone, the digit's ink box), both images ``S x S`` uint8."""
+    each of ``others`` at least ``cfg.margin`` pixels outside its box, salt noise. Returns
+    (canvas, the digit's layer alone, the digit's ink box), both images ``S x S`` uint8."""
     size = cfg.size
     side = round(DIGIT * rng.uniform(*cfg.scale))
     top, left = rng.randint(size - side + 1), rng.randint(size - side + 1)
     layer = np.zeros((size, size), np.uint8)
     layer[top : top + side, left : left + side] = resize(digit, side)
-    box = ink_box(layer)
+    box = ink_box(layer, cfg.ink)
     canvas = layer.copy()
     for other in others:
         piece = _fragment(other, cfg, rng)
         k = piece.shape[0]
         for _ in range(TRIES):
             y, x = rng.randint(size - k + 1), rng.randint(size - k + 1)
-            if not _overlaps((x, y, x + k, y + k), box):
+            if not _overlaps((x, y, x + k, y + k), box, cfg.margin):
                 region = canvas[y : y + k, x : x + k]
                 np.maximum(region, piece, out=region)
                 break
@@ -131,9 +135,10 @@ def _check(cfg: CanvasConfig) -> None:
 
 
 @functools.lru_cache(maxsize=4)
-def _build(split: str, size: int, scale: tuple, fragments: int, fragment_size: tuple,
-           salt: float, seed: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    cfg = CanvasConfig(size=size, scale=list(scale), fragments=fragments,
+def _build(split: str, size: int, scale: tuple, fragments: int, margin: int, ink: float,
+           fragment_size: tuple, salt: float, seed: int
+           ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    cfg = CanvasConfig(size=size, scale=list(scale), fragments=fragments, margin=margin, ink=ink,
                        fragment_size=list(fragment_size), salt=salt, seed=seed)
     x, y = mnist5k_arrays()
     idx = mnist5k_split()[SPLITS.index(split)]
@@ -152,8 +157,9 @@ def load_mnist_canvas(cfg: CanvasConfig, split: str) -> CanvasDataset:
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     _check(cfg)
-    images, labels, boxes = _build(split, cfg.size, tuple(cfg.scale), cfg.fragments,
-                                   tuple(cfg.fragment_size), float(cfg.salt), cfg.seed)
+    images, labels, boxes = _build(split, cfg.size, tuple(cfg.scale), cfg.fragments, cfg.margin,
+                                   float(cfg.ink), tuple(cfg.fragment_size), float(cfg.salt),
+                                   cfg.seed)
     if cfg.limit:
         keep = torch.from_numpy(np.random.RandomState(1).permutation(len(labels))[: cfg.limit])
         images, labels, boxes = images[keep], labels[keep], boxes[keep]

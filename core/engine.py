@@ -187,6 +187,7 @@ def prepare(recipe: Any, pm: Any, registry: Registry, resume_dir: str | Path | N
     if len(loader) == 0:
         raise UserError(f"train.batch_size: {recipe.train.batch_size} leaves no batch "
                         f"with drop_last on {len(dataset)} images")
+    trainer.prepare(len(loader), recipe.train.epochs)
     out = Path(resume_dir).resolve() if resume_dir else new_run_dir(recipe)
     run = Run(recipe=recipe, recipe_yaml=to_yaml(recipe), output_dir=out, trainer=trainer,
               hook=pm.hook, registry=registry, data_rng=data_rng, loader=loader, steps_per_epoch=len(loader),

@@ -1,5 +1,8 @@
-"""Learning-rate schedules, stepped once per epoch by :meth:`ganrun.trainer.Trainer.end_epoch`."""
+"""Learning-rate schedules: per epoch (stepped by :meth:`ganrun.trainer.Trainer.end_epoch`)
+or per step (stepped by the trainer's ``train_step``)."""
 from __future__ import annotations
+
+import math
 
 import torch
 
@@ -24,3 +27,17 @@ class LinearDecay:
 def linear_decay(optimizer: torch.optim.Optimizer, n_epochs: int,
                  n_epochs_decay: int) -> torch.optim.lr_scheduler.LambdaLR:
     return torch.optim.lr_scheduler.LambdaLR(optimizer, LinearDecay(n_epochs, n_epochs_decay))
+
+
+class CosineDecay:
+    """Half a cosine from 1 to 0 over ``total`` steps (Loshchilov & Hutter 2017, no restarts)."""
+
+    def __init__(self, total: int):
+        self.total = max(1, total)
+
+    def __call__(self, done: int) -> float:
+        return 0.5 * (1.0 + math.cos(math.pi * min(done, self.total) / self.total))
+
+
+def cosine_decay(optimizer: torch.optim.Optimizer, total_steps: int) -> torch.optim.lr_scheduler.LambdaLR:
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, CosineDecay(total_steps))

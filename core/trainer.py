@@ -34,6 +34,10 @@ class Trainer:
         generators; a classifier method exports its classifier."""
         return self.generators
 
+    def prepare(self, steps_per_epoch: int, epochs: int) -> None:
+        """Called once the data is known, before a checkpoint is loaded: a trainer with a
+        per-step schedule builds it here."""
+
     def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """One optimisation step on ``batch``; returns scalar tensors by name: the losses
         and the signals a health monitor reads (e.g. ``d_real``/``d_fake``: D(x), D(G(z));

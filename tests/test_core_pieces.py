@@ -82,3 +82,10 @@ def test_generator_file_round_trip_and_refusals(tmp_path):
     (tmp_path / "junk.bin").write_bytes(b"\x00" * 64)
     with pytest.raises(UserError, match="not a ganrun generator"):
         read_generator(tmp_path / "junk.bin")
+
+
+def test_cosine_decay_runs_from_one_to_zero_over_its_steps():
+    from ganrun.schedules import CosineDecay
+
+    decay = CosineDecay(10)
+    assert decay(0) == 1.0 and abs(decay(5) - 0.5) < 1e-12 and decay(10) == 0.0 == decay(12)

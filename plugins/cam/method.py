@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ganrun.schedules import cosine_decay
 from ganrun.schema import limit
 from ganrun.trainer import Trainer
 from ganrun_plugins.cam.cam import box_from_map, cam_for
@@ -31,7 +32,7 @@ class CAMConfig:
     widths: List[int] = limit([16, 32, 32, 64], ge=1)  # conv blocks; the last is the CAM conv
     pools: int = limit(1, ge=0)  # 2x2 max pools after the first blocks (map stride 2^pools)
     batchnorm: bool = True
-    lr: float = limit(3e-3, gt=0.0)  # Adam, cosine-annealed to zero over train.epochs
+    lr: float = limit(3e-3, gt=0.0)  # Adam, cosine-annealed to zero over the run's steps
     weight_decay: float = limit(0.0, ge=0.0)
     shift: int = limit(6, ge=0)  # random shift of each batch, pixels each way
     preview: int = limit(8, ge=1)  # images in each epoch's grid of CAM overlays
@@ -47,7 +48,7 @@ def random_shift(x: torch.Tensor, k: int) -> torch.Tensor:
 
 
 class CAMTrainer(Trainer):
-    """One classifier, one Adam, a per-epoch cosine schedule; exports the classifier."""
+    """One classifier, one Adam, a per-step cosine schedule; exports the classifier."""
 
     def __init__(self, recipe: Any, discriminators: dict[str, nn.Module],
                  losses: dict[str, Any], device: torch.device):
@@ -57,9 +58,15 @@ class CAMTrainer(Trainer):
         self.loss = losses["classification"]
         self.optimizers = {CLASSIFIER: torch.optim.Adam(self.net.parameters(), lr=self.cfg.lr,
                                                         weight_decay=self.cfg.weight_decay)}
-        self.schedulers = {CLASSIFIER: torch.optim.lr_scheduler.CosineAnnealingLR(
-            self.optimizers[CLASSIFIER], T_max=recipe.train.epochs)}
         self.preview_images: torch.Tensor | None = None
+
+    def prepare(self, steps_per_epoch: int, epochs: int) -> None:
+        """The cosine schedule runs over every step of the run."""
+        self.schedulers = {CLASSIFIER: cosine_decay(self.optimizers[CLASSIFIER],
+                                                    steps_per_epoch * epochs)}
+
+    def end_epoch(self, epoch: int) -> None:
+        """Nothing per epoch: the schedule steps with every batch."""
 
     def exports(self) -> dict[str, nn.Module]:
         return {CLASSIFIER: self.net}
@@ -73,6 +80,7 @@ class CAMTrainer(Trainer):
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+        self.schedulers[CLASSIFIER].step()
         return {"loss": loss.detach(),
                 "acc": (logits.detach().argmax(1) == batch["label"]).float().mean()}
 

@@ -110,11 +110,24 @@ def test_fid_real_vs_noise(fid, test_split, noise, capsys):
     assert fid.score(test_split.images) == real  # fake statistics reset between scores
     noisy = fid.score(noise)
     constant = fid.score(torch.full((1000, 1, 28, 28), -1.0))
+    untrained = fid.score(untrained_samples(1000))
     with capsys.disabled():
-        print(f"\nFID-LeNet vs mnist5k train: test split {real:.3f}, uniform noise {noisy:.1f}, "
-              f"blank images {constant:.1f}")
+        print(f"\nFID-LeNet vs mnist5k train: test split {real:.3f}, untrained generator "
+              f"{untrained:.1f}, uniform noise {noisy:.1f}, blank images {constant:.1f}")
     assert 0 < real < 20
-    assert noisy > 50 * real and constant > 50 * real
+    assert min(noisy, constant, untrained) > 50 * real
+
+
+def untrained_samples(n: int) -> torch.Tensor:
+    """Images from the quick start's generator as initialised (Glorot), before any step."""
+    from ganrun_plugins.dcgan.method import DCGANConfig, initialise
+    from ganrun_plugins.dcgan.networks import Generator
+
+    torch.manual_seed(0)
+    cfg = DCGANConfig(g_widths=[64, 32, 16])
+    g = initialise(Generator(cfg.noise_dim, cfg.g_widths), cfg).eval()
+    with torch.no_grad():
+        return g(torch.randn(n, cfg.noise_dim))
 
 
 def test_fid_needs_real_first(net):

@@ -119,7 +119,7 @@ def cyclegan_plain(trainer, recipe, dataset):
                 loss_d = loss_d + 0.5 * (mse(r, torch.ones_like(r)) + mse(f, torch.zeros_like(f)))
             loss_d.backward()
             opt_d.step()
-            float(loss_g), float(loss_d)  # a plain loop reads its losses too
+            loss_g.item(), loss_d.item()  # a plain loop reads its losses too
 
     return epoch
 

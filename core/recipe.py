@@ -102,6 +102,9 @@ def validate(raw: DictConfig | dict, *, registry: Registry, source: str = "recip
     return recipe  # type: ignore[return-value]
 
 
+_SCHEMAS: dict[tuple, type] = {}  # one class per set of sections: recipes compare equal
+
+
 def recipe_schema(registry: Registry) -> type:
     """The core schema plus the sections plugins registered (``ganrun_register_sections``)."""
     if not registry.sections:
@@ -110,9 +113,11 @@ def recipe_schema(registry: Registry) -> type:
     taken = sorted(core & set(registry.sections))
     if taken:
         raise PluginError(f"a plugin registers recipe section '{taken[0]}', which the core uses")
-    fields = [(name, info.schema, dataclasses.field(default_factory=info.schema))
-              for name, info in sorted(registry.sections.items())]
-    return dataclasses.make_dataclass("Recipe", fields, bases=(RecipeSchema,))
+    key = tuple(sorted((name, info.schema) for name, info in registry.sections.items()))
+    if key not in _SCHEMAS:
+        fields = [(name, schema, dataclasses.field(default_factory=schema)) for name, schema in key]
+        _SCHEMAS[key] = dataclasses.make_dataclass("Recipe", fields, bases=(RecipeSchema,))
+    return _SCHEMAS[key]
 
 
 def check_limits(obj: Any, prefix: str = "", source: str = "recipe") -> None:

@@ -6,8 +6,8 @@ import copy
 import torch
 import torch.nn.functional as F
 
-from ganrun_plugins.dcgan.networks import (Discriminator, Generator, SamePadConv,
-                                           init_glorot, tf_same_padding)
+from ganrun.init import init_glorot
+from ganrun_plugins.dcgan.networks import Discriminator, Generator, SamePadConv, tf_same_padding
 
 
 def n_params(net):

@@ -10,7 +10,7 @@ port given the Keras weights gives the Keras outputs (bench/keras_equivalence.py
   7x7x256 (H, W, C) and the discriminator flattens H, W, C, so a weight copied from Keras
   means the same thing here.
 * Keras defaults: LeakyReLU slope 0.3, BatchNorm momentum 0.99 (PyTorch 0.01) and epsilon
-  1e-3, Glorot-uniform weights (``init_glorot``).
+  1e-3, Glorot-uniform weights (``ganrun.init.init_glorot``).
 
 With ``tf_padding=False`` the symmetric PyTorch padding is used (same shapes, image shifted
 by a pixel); ``widths`` narrows the networks for quick runs.
@@ -22,8 +22,6 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 from torch import nn
-
-from ganrun.init import init_glorot  # noqa: F401  (re-exported: the tutorial's init)
 
 KERNEL = 5
 

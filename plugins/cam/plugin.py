@@ -81,7 +81,9 @@ class CAMPlugin(MethodPlugin):
                                    "time/eval_seconds": time.perf_counter() - started})
         section = run.recipe.cam
         if section.discriminator and due and not self._mine(run.recipe):
-            real = getattr(run.loader.dataset, "images", None)
+            images = getattr(run.loader.dataset, "images", None)  # spread over the set
+            real = None if images is None else \
+                images[torch.linspace(0, len(images) - 1, section.images).long()]
             report.artifacts.update(save_decision_maps(
                 run.trainer, real, run.output_dir / FOLDER, report.epoch, section.images))
 

@@ -13,47 +13,28 @@ Targets: cls_acc >= 0.95, loc_acc >= 0.80, loc_acc > saliency_loc_acc, under 10 
 """
 from __future__ import annotations
 
-import json
-import os
 import sys
-import time
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from trained import train
 
 
 def main() -> None:
-    from ganrun.cli import main as ganrun
-    from ganrun.plugins import get_plugin_manager
-    from ganrun.registry import Registry
-    from ganrun.sampling import load_generator
     from ganrun_plugins.cam.cam import boxes_from_maps, cam_for, localisation_scores
     from ganrun_plugins.cam.overlay import save_overlays
 
-    out = REPO / "bench" / "out"
-    out.mkdir(parents=True, exist_ok=True)
-    os.chdir(out)
-    started = time.time()
-    code = ganrun([str(REPO / "recipes" / "cam_mnist_canvas.yaml"), *sys.argv[1:],
-                   "--summary-json", "cam_summary.json"])
-    if code:
-        sys.exit(code)
-    seconds = time.time() - started
-    summary = json.loads(Path("cam_summary.json").read_text())
-    pm = get_plugin_manager()
-    registry = Registry.from_hooks(pm.hook)
-    net, recipe = load_generator(Path(summary["generator"]), pm, registry)
-    test = registry.dataset(recipe.data.name).load(recipe.data, "test")
+    run = train("cam_mnist_canvas.yaml", sys.argv[1:])
+    net, recipe = run.load()
+    test = run.registry.dataset(recipe.data.name).load(recipe.data, "test")
     cam = localisation_scores(net, test.images, test.labels, test.boxes, method="cam")
     saliency = localisation_scores(net, test.images, test.labels, test.boxes, method="saliency")
     maps, _ = cam_for(net, test.images[:16])
-    sheet = save_overlays(Path(summary["output_dir"]) / "test_cam.png", test.images[:16], maps,
+    sheet = save_overlays(run.output_dir / "test_cam.png", test.images[:16], maps,
                           boxes_from_maps(maps), test.boxes[:16])
     print(f"{len(test)} test canvases; CAM mean IoU {cam['mean_iou']:.3f}, "
           f"saliency mean IoU {saliency['mean_iou']:.3f}")
     print(f"overlays: {sheet}")
     print(f"cls_acc={cam['cls_acc']:.3f} loc_acc={cam['loc_acc']:.3f} "
-          f"saliency_loc_acc={saliency['loc_acc']:.3f} seconds={seconds:.0f}")
+          f"saliency_loc_acc={saliency['loc_acc']:.3f} seconds={run.seconds:.0f}")
 
 
 if __name__ == "__main__":

@@ -9,50 +9,34 @@ Trains ``recipes/cgan_mnist.yaml`` (overrides as for ``ganrun``) in ``bench/out/
 """
 from __future__ import annotations
 
-import json
-import os
 import sys
-import time
-from pathlib import Path
 
 import torch
 
-REPO = Path(__file__).resolve().parent.parent
+from trained import train
+
 PER_CLASS = 100
 
 
 def main() -> None:
-    from ganrun.cli import main as ganrun
-    from ganrun.plugins import get_plugin_manager
-    from ganrun.registry import Registry
-    from ganrun.sampling import draw, load_generator, save_samples
+    from ganrun.sampling import draw, save_samples
 
-    out = REPO / "bench" / "out"
-    out.mkdir(parents=True, exist_ok=True)
-    os.chdir(out)
-    started = time.time()
-    code = ganrun([str(REPO / "recipes" / "cgan_mnist.yaml"), *sys.argv[1:],
-                   "--summary-json", "cgan_summary.json"])
-    if code:
-        sys.exit(code)
-    seconds = time.time() - started
-    summary = json.loads(Path("cgan_summary.json").read_text())
-    pm = get_plugin_manager()
-    registry = Registry.from_hooks(pm.hook)
-    generator, recipe = load_generator(Path(summary["generator"]), pm, registry)
+    run = train("cgan_mnist.yaml", sys.argv[1:])
+    pm, registry = run.pm, run.registry
+    generator, recipe = run.load()
     samples = draw(pm.hook, recipe, generator, PER_CLASS, 0, None)
     evaluator = registry.evaluator("lenet_mnist").load()
     with torch.no_grad():
         predicted = evaluator.logits(samples.images).argmax(dim=1)
     hits = predicted == samples.labels
     per_class = [hits[samples.labels == c].float().mean().item() for c in range(10)]
-    grid = Path(summary["output_dir"]) / "ten_rows.png"
+    grid = run.output_dir / "ten_rows.png"
     rows = draw(pm.hook, recipe, generator, 10, 0, None)
     save_samples(grid, rows)
-    print(f"trained in {seconds:.0f} s; per-class accuracy: "
+    print(f"trained in {run.seconds:.0f} s; per-class accuracy: "
           + " ".join(f"{c}:{a:.2f}" for c, a in enumerate(per_class)))
     print(f"grid: {grid}")
-    print(f"cond_acc={hits.float().mean().item():.3f} generator={summary['generator']}")
+    print(f"cond_acc={hits.float().mean().item():.3f} generator={run.summary['generator']}")
 
 
 if __name__ == "__main__":

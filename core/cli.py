@@ -35,7 +35,7 @@ atomically: ROOT/NAME appears whole or not at all; a complete ROOT/NAME is kept 
 
 environment:
   GANRUN_DATA_MIRROR  base URL to fetch archives from instead of their publishers: the
-                      archive's file name is appended (e.g. .../horse2zebra.zip); the size
+                      archive's file name is appended (.../NAME.zip); the size
                       and SHA-256 are still checked
 """
 
@@ -77,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--tracking-uri", default=None, help="MLflow store (default: ./mlruns)")
 
     im = sub.add_parser("import", help="convert another project's generator weights")
-    im.add_argument("format", metavar="FORMAT", help="a registered importer, e.g. cyclegan-official")
+    im.add_argument("format", metavar="FORMAT", help="a registered importer (`ganrun plugins` lists them)")
     im.add_argument("source", help="the weights file to convert")
     im.add_argument("--out", required=True, help="ganrun generator file to write (.safetensors)")
     im.add_argument("--network", default=None, help="which generator it is (importer's default)")
@@ -95,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     dsub.add_parser("list", help="the datasets `download` knows: name, size, URL")
     dl = dsub.add_parser("download", help="fetch, check and unpack NAME into ROOT/NAME",
                          description=DATA_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
-    dl.add_argument("name", help="a dataset from `ganrun data list`, e.g. horse2zebra")
+    dl.add_argument("name", help="a dataset from `ganrun data list`")
     dl.add_argument("--root", default="data", help="parent folder (default: ./data)")
     dl.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
@@ -196,6 +196,8 @@ def cmd_plugins(args: argparse.Namespace) -> int:
         print(f"    hooks: {', '.join(pm.hooks_of(rec.name))}")
     print(f"methods: {', '.join(sorted(registry.methods)) or '-'}")
     print(f"datasets: {', '.join(sorted(registry.datasets)) or '-'}")
+    if registry.importers:
+        print(f"importers: {', '.join(sorted(registry.importers))}")
     if registry.commands:
         print(f"commands: {', '.join(f'ganrun {c}' for c in sorted(registry.commands))}")
     return 0
@@ -215,11 +217,13 @@ def cmd_evaluator(args: argparse.Namespace) -> int:
 def cmd_data(args: argparse.Namespace) -> int:
     from ganrun.data import download
 
+    pm, registry = _setup()
     if args.action == "list":
-        for spec in download.ARCHIVES.values():
+        for spec in registry.archives.values():
             print(f"{spec.name}  {spec.size / 1e6:.0f} MB  {download.source_url(spec)}")
         return 0
-    print(download.download(download.archive(args.name), args.root, progress=not args.quiet))
+    spec = download.archive(args.name, registry.archives)
+    print(download.download(spec, args.root, progress=not args.quiet))
     return 0
 
 

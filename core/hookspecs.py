@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # imported for annotations only: keeps `ganrun --help` free o
     import torch
     from torch import nn
 
+    from ganrun.data.download import ArchiveSpec
     from ganrun.engine import EpochReport, Run
     from ganrun.registry import (CommandInfo, DatasetInfo, EvaluatorInfo, ImporterInfo,
                                  MethodInfo, MetricInfo, SectionInfo)
@@ -95,7 +96,7 @@ def ganrun_register_metrics() -> list[MetricInfo]:
 def ganrun_register_sections() -> list[SectionInfo]:
     """Describe the top-level recipe sections this plugin adds.
 
-    Return a list of :class:`ganrun.registry.SectionInfo`: the section's name (``cam``) and a
+    Return a list of :class:`ganrun.registry.SectionInfo`: the section's name (``myplug``) and a
     dataclass with defaults that is its schema. Every recipe then has the section, validated
     as strictly as the core's (unknown keys, types, ``limit`` ranges), and the plugin reads
     it from ``run.recipe.<name>`` in its lifecycle hooks. A name the core uses (``train``,
@@ -112,6 +113,16 @@ def ganrun_register_commands() -> list[CommandInfo]:
     ``run(args, pm, registry) -> exit code``. Bad input is reported by raising
     :class:`ganrun.errors.UserError` (one line, exit 2). The core's own commands (``train``,
     ``sample`` ...) come first: a plugin command of the same name is never reached.
+    """
+
+
+@hookspec
+def ganrun_register_archives() -> list[ArchiveSpec]:
+    """Describe the published dataset archives this plugin knows, for ``ganrun data download``.
+
+    Return a list of :class:`ganrun.data.download.ArchiveSpec`: the name, the publisher's
+    URL, the exact size and SHA-256 (the download is refused unless both match), the folder
+    the archive unpacks to and the parts a complete folder has.
     """
 
 

@@ -53,7 +53,7 @@ class MetricInfo:
 
 @dataclass(frozen=True)
 class SectionInfo:
-    """A top-level recipe section a plugin adds (``cam:``, say), validated by ``schema``."""
+    """A top-level recipe section a plugin adds (``myplug:``, say), validated by ``schema``."""
 
     name: str
     schema: type  # dataclass with defaults: the section's keys, types and limits
@@ -62,7 +62,7 @@ class SectionInfo:
 
 @dataclass(frozen=True)
 class CommandInfo:
-    """A ``ganrun NAME ...`` command a plugin adds (``ganrun cam`` ...)."""
+    """A ``ganrun NAME ...`` command a plugin adds (``ganrun myplug ...``)."""
 
     name: str
     add_arguments: Callable[[Any], None]  # (argparse parser) -> None
@@ -89,9 +89,12 @@ class Registry:
     importers: dict[str, ImporterInfo] = field(default_factory=dict)
     sections: dict[str, SectionInfo] = field(default_factory=dict)
     commands: dict[str, CommandInfo] = field(default_factory=dict)
+    archives: dict[str, Any] = field(default_factory=dict)  # name -> data.download.ArchiveSpec
 
     @classmethod
     def from_hooks(cls, hook: Any) -> "Registry":
+        from ganrun.data.download import ArchiveSpec  # stdlib only: keeps the registry light
+
         reg = cls()
         for kind, caller, expected in (
             ("methods", hook.ganrun_register_methods, MethodInfo),
@@ -101,6 +104,7 @@ class Registry:
             ("importers", hook.ganrun_register_importers, ImporterInfo),
             ("sections", hook.ganrun_register_sections, SectionInfo),
             ("commands", hook.ganrun_register_commands, CommandInfo),
+            ("archives", hook.ganrun_register_archives, ArchiveSpec),
         ):
             table = getattr(reg, kind)
             for impl in caller.get_hookimpls():

@@ -5,14 +5,16 @@ import functools
 import hashlib
 import http.server
 import io
+import sys
 import tarfile
 import threading
+import types
 import zipfile
 
 import pytest
 
+from ganrun import hookimpl
 from ganrun.cli import main
-from ganrun.data import download as dl
 from ganrun.data.download import ArchiveSpec, download
 from ganrun.data.unaligned import UnalignedConfig, load_unaligned
 from ganrun.errors import UserError
@@ -159,11 +161,19 @@ def test_network_errors_are_one_line(server, root):
     assert _nothing_left(root)
 
 
+def register_archive(monkeypatch, spec: ArchiveSpec) -> None:
+    """Publish ``spec`` the way a third-party plugin would (ganrun_register_archives)."""
+    module = types.ModuleType("tiny_archive_plugin")
+    module.ganrun_register_archives = hookimpl(lambda: [spec])
+    monkeypatch.setitem(sys.modules, "tiny_archive_plugin", module)
+    monkeypatch.setenv("GANRUN_PLUGINS", "tiny_archive_plugin")
+
+
 def test_cli_download_through_the_mirror(server, root, monkeypatch, capsys):
     data = _zip(_members())
     server("tiny.zip", data)
     # the publisher's URL is unreachable; GANRUN_DATA_MIRROR points at the local server
-    monkeypatch.setitem(dl.ARCHIVES, "tiny", _spec("http://publisher.invalid/x/tiny.zip", data))
+    register_archive(monkeypatch, _spec("http://publisher.invalid/x/tiny.zip", data))
     monkeypatch.setenv("GANRUN_DATA_MIRROR", server.base + "/")
     assert main(["data", "list"]) == 0
     assert f"tiny  0 MB  {server.base}/tiny.zip" in capsys.readouterr().out
@@ -172,8 +182,8 @@ def test_cli_download_through_the_mirror(server, root, monkeypatch, capsys):
     assert (root / "tiny" / "trainB").is_dir()
 
     other = root.parent / "other"
-    monkeypatch.setitem(dl.ARCHIVES, "tiny", _spec("http://publisher.invalid/x/tiny.zip", data,
-                                                   sha256="f" * 64))
+    register_archive(monkeypatch, _spec("http://publisher.invalid/x/tiny.zip", data,
+                                        sha256="f" * 64))
     assert main(["data", "download", "tiny", "--root", str(other), "--quiet"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("ganrun: error: tiny: SHA-256") and err.count("\n") == 1
@@ -182,8 +192,9 @@ def test_cli_download_through_the_mirror(server, root, monkeypatch, capsys):
     assert "unknown dataset 'nothing'" in capsys.readouterr().err
 
 
-def test_known_archives_are_pinned():
-    spec = dl.ARCHIVES["horse2zebra"]
+def test_known_archives_are_pinned(registry):
+    archives = registry.archives  # the cyclegan plugin's, through ganrun_register_archives
+    spec = archives["horse2zebra"]
     assert spec.url == "http://efrosgans.eecs.berkeley.edu/cyclegan/datasets/horse2zebra.zip"
     assert spec.size == 116_867_962 and len(spec.sha256) == 64
-    assert all(s.folder and s.size > 0 and len(s.sha256) == 64 for s in dl.ARCHIVES.values())
+    assert all(s.folder and s.size > 0 and len(s.sha256) == 64 for s in archives.values())

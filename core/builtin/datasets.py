@@ -19,7 +19,7 @@ def ganrun_register_datasets() -> list[DatasetInfo]:
                     "mnist5k digits pasted on a larger canvas with distractors; true boxes"),
         DatasetInfo("unaligned", unaligned.UnalignedConfig, unaligned.load_unaligned,
                     "CycleGAN's unpaired folders data.root/{trainA,trainB,testA,testB} "
-                    "(e.g. `ganrun data download horse2zebra`)"),
+                    "(`ganrun data download NAME`)"),
         DatasetInfo("mnist_strokes", strokes.StrokesConfig, strokes.load_mnist_strokes,
                     "unpaired mnist5k digits: A thin strokes, B thick (disjoint halves)"),
     ]

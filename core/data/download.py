@@ -1,12 +1,13 @@
 """``ganrun data download``: fetch a published dataset archive, check it, unpack it safely.
 
 The archive streams to a temporary file in the target folder while its SHA-256 is taken;
-size and checksum must match the table below before anything is unpacked. It unpacks into a
+size and checksum must match the archive's registration (``ganrun_register_archives``: a
+plugin publishes the archives it knows) before anything is unpacked. It unpacks into a
 temporary folder beside the target, which is then renamed into place in one step, so a
 failure (network, checksum, a damaged archive, Ctrl-C) never leaves a half-unpacked folder.
 
 ``GANRUN_DATA_MIRROR``: a base URL to fetch archives from instead of their publishers
-(``$GANRUN_DATA_MIRROR/horse2zebra.zip``); sizes and checksums are still checked.
+(``$GANRUN_DATA_MIRROR/<the archive's file name>``); sizes and checksums are still checked.
 """
 from __future__ import annotations
 
@@ -41,28 +42,12 @@ class ArchiveSpec:
     parts: tuple[str, ...] = ("trainA", "trainB", "testA", "testB")  # a complete folder has these
 
 
-_CYCLEGAN = "http://efrosgans.eecs.berkeley.edu/cyclegan/datasets"
-# Sizes and SHA-256 from tensorflow_datasets (tensorflow_datasets/url_checksums/cycle_gan.txt,
-# recorded for the same files at their former address people.eecs.berkeley.edu/~taesung_park/
-# CycleGAN/datasets/); horse2zebra's size is also the Content-Length efrosgans served in 2022.
-ARCHIVES: dict[str, ArchiveSpec] = {spec.name: spec for spec in (
-    ArchiveSpec("horse2zebra", f"{_CYCLEGAN}/horse2zebra.zip", 116_867_962,
-                "a74d9d392eecca9966b51287a76ca126af473d9de4f3e8fc0e9cda08fa1730a1", "horse2zebra"),
-    ArchiveSpec("apple2orange", f"{_CYCLEGAN}/apple2orange.zip", 78_456_409,
-                "845a191e9af8926408ea597001cd03a452e3300a1f44a79fe329b3d59f6e3eb8", "apple2orange"),
-    ArchiveSpec("summer2winter_yosemite", f"{_CYCLEGAN}/summer2winter_yosemite.zip", 132_640_856,
-                "167fe1726807a9d22bd106b4a6c0bd7953b688af924ac1bf967439c4961e49f9",
-                "summer2winter_yosemite"),
-    ArchiveSpec("monet2photo", f"{_CYCLEGAN}/monet2photo.zip", 305_231_073,
-                "88f91b00fc228f97c9411fbf1880ec1d119c98f1722e4cfcfaa2fb35fac05b04", "monet2photo"),
-)}
-
-
-def archive(name: str) -> ArchiveSpec:
-    """The table's entry for ``name``, or a one-line error listing the known ones."""
-    if name not in ARCHIVES:
-        raise UserError(f"NAME: unknown dataset '{name}' (known: {', '.join(sorted(ARCHIVES))})")
-    return ARCHIVES[name]
+def archive(name: str, archives: dict[str, ArchiveSpec]) -> ArchiveSpec:
+    """The registered archive ``name`` (``ganrun_register_archives``), or a one-line error."""
+    if name not in archives:
+        known = ", ".join(sorted(archives)) or "none registered"
+        raise UserError(f"NAME: unknown dataset '{name}' (known: {known})")
+    return archives[name]
 
 
 def source_url(spec: ArchiveSpec) -> str:

@@ -87,11 +87,13 @@ def image_files(folder: Path) -> list[Path]:
 
 
 def _fix_hint(root: Path) -> str:
-    """How to get the folders: the download command for a known archive, else the layout."""
-    from ganrun.data.download import ARCHIVES
+    """How to get the folders: the download command for a registered archive, else the layout."""
+    from ganrun.plugins import get_plugin_manager
+    from ganrun.registry import Registry
 
-    name = root.name if root.name in ARCHIVES else "NAME"
-    known = "" if name != "NAME" else f" (known: {', '.join(sorted(ARCHIVES))})"
+    archives = Registry.from_hooks(get_plugin_manager().hook).archives
+    name = root.name if root.name in archives else "NAME"
+    known = "" if name != "NAME" else f" (known: {', '.join(sorted(archives)) or 'none'})"
     return (f"put the images in {root}/trainA, trainB, testA, testB, or fetch them with "
             f"`ganrun data download {name} --root {root.parent}`{known}")
 
@@ -101,8 +103,8 @@ def load_unaligned(cfg: UnalignedConfig, split: str) -> UnalignedFolders:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     if not cfg.root:
         raise UserError("data.root: missing; set it to a folder holding trainA/ trainB/ testA/ "
-                        "testB/, e.g. one fetched with `ganrun data download horse2zebra "
-                        "--root <parent>`")
+                        "testB/, e.g. one fetched with `ganrun data download NAME --root "
+                        "<parent>` (`ganrun data list` names them)")
     if cfg.crop_size > cfg.load_size:
         raise UserError(f"data.crop_size: {cfg.crop_size} exceeds data.load_size: {cfg.load_size}")
     root = Path(cfg.root).expanduser()

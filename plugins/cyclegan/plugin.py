@@ -45,7 +45,13 @@ class CycleGANPlugin(MethodPlugin):
         raise UserError("method 'cyclegan' translates images rather than sampling noise: "
                         "use ganrun translate MODEL --direction AtoB --input IMAGES --out DIR")
 
-    # ------------------------------------------------------------ importer
+    # ------------------------------------------------------------ data, importer
+    @hookimpl
+    def ganrun_register_archives(self) -> list:
+        from ganrun_plugins.cyclegan.archives import ARCHIVES
+
+        return list(ARCHIVES.values())
+
     @hookimpl
     def ganrun_register_importers(self) -> list[ImporterInfo]:
         from ganrun_plugins.cyclegan.official import import_official

@@ -14,8 +14,8 @@ from torch import nn
 from ganrun.cli import main
 from ganrun.errors import UserError
 from ganrun.metrics import inception as inception_module
-from ganrun.metrics.inception import (FIDInception, FIDInceptionV3, InceptionFeatures,
-                                      load_fid_inception)
+from ganrun.metrics.features import EvaluatorFeatures
+from ganrun.metrics.inception import FIDInception, FIDInceptionV3, load_fid_inception
 
 # torchvision's Inception3 (1000 classes, aux head): 27,161,264 parameters (its weights'
 # "num_params"); less the aux head (3,326,696), plus 8 more classes in fc (16,392).
@@ -63,7 +63,7 @@ def test_gray_and_rgb_give_2048_features(net):
     gray = torch.rand(2, 1, 28, 28) * 2 - 1
     rgb = torch.rand(2, 3, 64, 64) * 2 - 1
     for images in (gray, rgb):
-        f = InceptionFeatures(net)(images)
+        f = EvaluatorFeatures(net, torch.float64)(images)
         assert f.shape == (2, 2048) and f.dtype == torch.float64 and torch.isfinite(f).all()
     assert f.std() > 1e-3  # not dead: the features move with the images
     with pytest.raises(ValueError, match="1 or 3"):
@@ -74,7 +74,7 @@ def test_fid_of_identical_sets_is_zero(net, monkeypatch):
     monkeypatch.setattr(FIDInceptionV3, "size", 75)  # the smallest input: same graph, cheaper
     images = torch.rand(2, 3, 32, 32) * 2 - 1
     fid = FIDInception(net).set_real(images)
-    features = InceptionFeatures(net)(images)
+    features = EvaluatorFeatures(net, torch.float64)(images)
     spread = float(((features - features.mean(0)) ** 2).sum())  # the covariance's trace
     assert spread > 1e-3 and abs(fid.score(images.clone())) < 1e-4 * spread
 

@@ -1,7 +1,7 @@
 """Evaluator features for the sample-quality metrics.
 
-:class:`EvaluatorFeatures` adapts a ganrun evaluator (``num_features`` and ``features(x)``
-on N x 1 x 28 x 28 images in [-1, 1]) to the ``feature=`` argument of torchmetrics'
+:class:`EvaluatorFeatures` adapts a ganrun evaluator, or any network with
+``num_features`` and ``features(x)`` on images in [-1, 1] (the FID Inception-v3 too), to the ``feature=`` argument of torchmetrics'
 ``FrechetInceptionDistance`` and ``KernelInceptionDistance``, which hand images to it as
 they were given.
 """

@@ -18,10 +18,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ganrun.metrics.features import _as_float_images, module_device
 from ganrun.metrics.fid import FIDLeNet, check_inception_available, inception_unavailable
 
-__all__ = ["FIDInceptionV3", "InceptionFeatures", "FIDInception", "load_fid_inception"]
+__all__ = ["FIDInceptionV3", "FIDInception", "load_fid_inception"]
 
 
 class BasicConv2d(nn.Module):
@@ -194,28 +193,7 @@ class FIDInceptionV3(nn.Module):
             x = block(x)
         return F.adaptive_avg_pool2d(x, 1).flatten(1)
 
-
-class InceptionFeatures(nn.Module):
-    """A :class:`FIDInceptionV3` as torchmetrics' ``feature=`` module (``num_features`` 2048).
-
-    Takes images as they are handed to the metric: float in [-1, 1] or uint8 in [0, 255],
-    1 or 3 channels, any size; moves them to the network's device, runs without gradients
-    in eval mode and returns N x 2048 features as ``out_dtype``.
-    """
-
-    def __init__(self, network: FIDInceptionV3, out_dtype: torch.dtype = torch.float64) -> None:
-        super().__init__()
-        self.network = network.eval().requires_grad_(False)
-        self.num_features = int(network.num_features)
-        self.out_dtype = out_dtype
-
-    def train(self, mode: bool = True) -> "InceptionFeatures":
-        """Stays in eval mode: BatchNorm must keep using the running statistics."""
-        return super().train(False)
-
-    @torch.no_grad()
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.network(_as_float_images(x).to(module_device(self.network))).to(self.out_dtype)
+    features = forward  # the evaluator interface: EvaluatorFeatures adapts it for torchmetrics
 
 
 class FIDInception(FIDLeNet):
@@ -227,13 +205,6 @@ class FIDInception(FIDLeNet):
 
     def __init__(self, network: FIDInceptionV3, batch: int = 50) -> None:
         super().__init__(network, batch)
-
-    def _new_metric(self):
-        from torchmetrics.image.fid import FrechetInceptionDistance
-
-        metric = FrechetInceptionDistance(feature=InceptionFeatures(self.evaluator),
-                                          reset_real_features=False, normalize=False)
-        return metric.to(module_device(self.evaluator))
 
 
 def load_fid_inception(path: str | os.PathLike | None = None) -> FIDInceptionV3:

@@ -115,16 +115,25 @@ def export_generator(path: str | Path, generator: nn.Module, recipe_yaml: str, n
     return atomic_write(Path(path), lambda tmp: save_file(tensors, tmp, metadata=meta))
 
 
-def read_generator(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    """Weights and metadata of an exported generator; refuses any other file."""
+def read_generator_meta(path: str | Path) -> dict[str, str]:
+    """The metadata of an exported generator (recipe, network, role), without its weights."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path}: generator file not found")
     try:
         with safe_open(str(path), framework="pt") as f:
             meta = f.metadata() or {}
-        if meta.get("format") != GENERATOR_FORMAT:
-            raise UserError(f"{path}: not a ganrun generator (no '{GENERATOR_FORMAT}' metadata)")
+    except (SafetensorError, OSError, ValueError) as e:
+        raise UserError(f"{path}: not a ganrun generator ({type(e).__name__})") from None
+    if meta.get("format") != GENERATOR_FORMAT:
+        raise UserError(f"{path}: not a ganrun generator (no '{GENERATOR_FORMAT}' metadata)")
+    return meta
+
+
+def read_generator(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """Weights and metadata of an exported generator; refuses any other file."""
+    meta = read_generator_meta(path)
+    try:
         return load_file(str(path)), meta
     except (SafetensorError, OSError, ValueError) as e:
         raise UserError(f"{path}: not a ganrun generator ({type(e).__name__})") from None

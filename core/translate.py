@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from ganrun.checkpoint import read_generator
+from ganrun.checkpoint import read_generator_meta
 from ganrun.errors import UserError
 from ganrun.images import IMAGE_SUFFIXES, read_image, save_image
 from ganrun.recipe import from_yaml_text
@@ -36,7 +36,7 @@ def input_files(spec: str | Path) -> list[Path]:
 
 def generator_for(path: Path, direction: str, registry: Registry) -> Path:
     """The file of the generator that translates ``direction``: ``path`` or its sibling."""
-    _, meta = read_generator(path)
+    meta = read_generator_meta(path)
     recipe = from_yaml_text(meta.get("recipe", ""), registry=registry, source=f"{path} (recipe)")
     table = registry.method(recipe.method).translations
     if not table:

@@ -32,11 +32,10 @@ def translate_batches(net: nn.Module, images: torch.Tensor, batch: int = 64) -> 
         net.train(was_training)
 
 
-def test_images(dataset: Any, n: int) -> dict[str, torch.Tensor]:
+def first_test_images(dataset: Any, n: int) -> dict[str, torch.Tensor]:
     """The first ``n`` test images of each domain (and their labels, if the items have them)."""
     items = [dataset[i] for i in range(min(n, len(dataset)))]
-    out = {k: torch.stack([item[k] for item in items]) for k in items[0]}
-    return out
+    return {k: torch.stack([item[k] for item in items]) for k in items[0]}
 
 
 class TranslationMetrics:

@@ -62,7 +62,7 @@ class CycleGANPlugin(MethodPlugin):
     # ------------------------------------------------------------ translation metrics
     @hookimpl
     def ganrun_run_start(self, run) -> None:
-        from ganrun_plugins.cyclegan.evaluation import TranslationMetrics, test_images
+        from ganrun_plugins.cyclegan.evaluation import TranslationMetrics, first_test_images
 
         m, cfg = run.recipe.model, run.recipe.metrics
         if not self._mine(run.recipe) or not cfg.every:
@@ -74,7 +74,8 @@ class CycleGANPlugin(MethodPlugin):
 
         classes, domains = evaluator("class_evaluator"), evaluator("domain_evaluator")
         test = run.registry.dataset(run.recipe.data.name).load(run.recipe.data, "test")
-        self._metrics[id(run)] = TranslationMetrics(test_images(test, cfg.samples), classes, domains)
+        images = first_test_images(test, cfg.samples)
+        self._metrics[id(run)] = TranslationMetrics(images, classes, domains)
 
     @hookimpl(tryfirst=True)  # before the health monitors and trackers read eval/*
     def ganrun_epoch_end(self, run, report) -> None:

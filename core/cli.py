@@ -139,20 +139,25 @@ def cmd_train(args: argparse.Namespace) -> int:
     return run.exit_code
 
 
+def _next_step(run) -> str | None:
+    """The command that uses the exported generator: translate, sample, or none for a
+    method exporting no generator (a classifier's plugin brings its own command)."""
+    if not run.trainer.generators:
+        return None
+    directions = run.registry.method(run.recipe.method).translations
+    if directions:
+        return (f"  translate: ganrun translate {run.generator_path} --direction "
+                f"{next(iter(directions))} --input IMAGES --out DIR")
+    return f"  sample: ganrun sample {run.generator_path} --n 16 --seed 0 --out samples.png"
+
+
 def _report(run, seconds: float, summary_json: str | None) -> None:
     lines = [f"run {run.status} after {run.epoch} epoch(s), {seconds:.0f} s",
              f"  output dir: {run.output_dir}"]
     lines += [f"  {k}: {v}" for k, v in run.summary.items()]
-    if run.generator_path:
-        directions = run.registry.method(run.recipe.method).translations
-        if not run.trainer.generators:  # a classifier method: its own command uses the file
-            pass
-        elif directions:
-            lines.append(f"  translate: ganrun translate {run.generator_path} --direction "
-                         f"{next(iter(directions))} --input IMAGES --out DIR")
-        else:
-            lines.append(f"  sample: ganrun sample {run.generator_path} --n 16 --seed 0 "
-                         f"--out samples.png")
+    next_step = _next_step(run) if run.generator_path else None
+    if next_step:
+        lines.append(next_step)
     print("\n".join(lines), file=sys.stderr if run.status != "FINISHED" else sys.stdout)
     if summary_json:
         summary = {"run_id": run.id, "output_dir": str(run.output_dir), "status": run.status,

@@ -43,6 +43,20 @@ def train_once(work: Path, args: list[str]) -> dict:
     return json.loads((work / "s.json").read_text())
 
 
+# what a retrain of a shipped evaluator on another machine or day may change in its JSON
+RETRAIN_MAY_CHANGE = {"test_accuracy", "train_time_s", "weights_sha256", "torch", "machine"}
+
+
+def fragile_predictions(net, images, margin: float = 1e-3) -> int:
+    """How many images have their top two logits within ``margin``: the only predictions
+    that float error in inference (~1e-6 between CPUs) could flip."""
+    import torch
+
+    with torch.no_grad():
+        top2 = torch.cat([net.logits(x) for x in images.split(500)]).topk(2, dim=1).values
+    return int((top2[:, 0] - top2[:, 1] < margin).sum())
+
+
 @pytest.fixture(scope="module")
 def one_thread():
     """One torch thread for a module: small kernels crawl when threads contend for 2 cores."""

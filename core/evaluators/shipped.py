@@ -1,6 +1,11 @@
 """What every shipped evaluator shares: its weights file and JSON beside it, loading them,
 retraining reproducibly (CPU, one thread, the caller's RNG untouched), and the small
 training helpers (random shifts, accuracy).
+
+A retrain is bit-identical only on the machine that made it: another CPU takes other
+kernels and sums in another order. So the JSON records, besides the weights' hash, how far
+a retrain elsewhere may land from the recorded test accuracy, and the measurement behind
+that tolerance (``bench/evaluator_spread.py``).
 """
 from __future__ import annotations
 
@@ -90,9 +95,22 @@ def fit_on_cpu(fit: Callable[[], nn.Module]) -> tuple[nn.Module, float]:
     return net.eval().requires_grad_(False), seconds
 
 
+def reproducibility(tolerance: float, evidence: str) -> dict[str, Any]:
+    """What a retrain reproduces, for the JSON: the bits on one machine, the quality on any."""
+    return {
+        "same_machine": "bit-identical: retraining on one machine gives the same weights file",
+        "other_machines": "other CPUs sum in another order, so the weights differ; the test "
+                          "accuracy lands within test_accuracy_tolerance of test_accuracy",
+        "test_accuracy_tolerance": tolerance,
+        "evidence": evidence,
+    }
+
+
 def save_weights(net: nn.Module, name: str, folder: Path, architecture: str,
-                 recipe: dict[str, Any], test_accuracy: float, seconds: float) -> dict[str, Any]:
-    """Write NAME.safetensors and NAME.json (how it was made), each atomically; return the JSON."""
+                 recipe: dict[str, Any], test_accuracy: float, seconds: float,
+                 reproduces: dict[str, Any]) -> dict[str, Any]:
+    """Write NAME.safetensors and NAME.json (how it was made, what a retrain reproduces:
+    :func:`reproducibility`), each atomically; return the JSON."""
     weights_file, info_file = file_names(name)
     tensors = {k: v.contiguous() for k, v in net.state_dict().items()}
     # one metadata key: safetensors writes several in no fixed order, changing the file's hash
@@ -110,6 +128,7 @@ def save_weights(net: nn.Module, name: str, folder: Path, architecture: str,
         "torch": torch.__version__,
         "machine": platform.machine(),
         "weights_sha256": hashlib.sha256(weights.read_bytes()).hexdigest(),
+        "reproducibility": reproduces,
         "command": f"ganrun evaluator train {name}",
     }
     text = json.dumps(info, indent=2) + "\n"

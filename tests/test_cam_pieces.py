@@ -146,6 +146,7 @@ def test_a_channels_first_head_decomposes_too():
 def test_patch_map_is_the_patchgan_output():
     D = nn.Sequential(nn.Conv2d(1, 4, 4, 2, 1), nn.LeakyReLU(0.2), nn.Conv2d(4, 1, 4, 1, 1))
     x = torch.randn(2, 1, 16, 16)
+    # exact: patch_map is D's own forward, computed twice here
     assert torch.equal(patch_map(D, x), D(x)) and patch_map(D, x).shape == (2, 1, 7, 7)
     with pytest.raises(ValueError, match="PatchGAN"):
         patch_map(nn.Sequential(nn.Flatten(), nn.Linear(256, 1)), x)
@@ -182,6 +183,7 @@ def test_canvas_set_is_fixed_in_range_and_boxed(registry):
     ds = load_mnist_canvas(cfg, "test")
     canvas._build.cache_clear()
     again = load_mnist_canvas(cfg, "test")
+    # exact: both builds run here, from the same digits and seeds
     assert torch.equal(ds.images, again.images) and torch.equal(ds.boxes, again.boxes)
     assert torch.equal(ds.labels, again.labels) and torch.bincount(ds.labels).tolist() == [100] * 10
     assert ds.images.shape == (1000, 1, 64, 64)

@@ -18,7 +18,7 @@ def test_losses_on_known_logits():
     zero = torch.zeros(4)
     assert get_loss("bce").d_real(zero).item() == pytest.approx(math.log(2))
     assert get_loss("bce").g(torch.full((4,), 100.0)).item() == pytest.approx(0, abs=1e-6)
-    ls = get_loss("least_squares")
+    ls = get_loss("least_squares")  # exact below: small dyadic values, exact in any float32
     assert ls.d_real(zero).item() == 1 and ls.d_fake(zero).item() == 0
     hinge = get_loss("hinge")
     assert hinge.d_real(torch.tensor([2.0, 0.0])).item() == 0.5
@@ -68,13 +68,14 @@ def test_rng_state_round_trip():
     a = (torch.rand(3), np.random.rand(), random.random())
     set_rng_state(state)
     b = (torch.rand(3), np.random.rand(), random.random())
-    assert torch.equal(a[0], b[0]) and a[1:] == b[1:]
+    assert torch.equal(a[0], b[0]) and a[1:] == b[1:]  # the same RNG stream replayed, here
 
 
 def test_generator_file_round_trip_and_refusals(tmp_path):
     net = torch.nn.Linear(3, 2)
     path = export_generator(tmp_path / "G.safetensors", net, "method: x\n", "G")
     tensors, meta = read_generator(path)
+    # exact: the tensor is copied through the file, no arithmetic
     assert torch.equal(tensors["weight"], net.weight) and meta["recipe"] == "method: x\n"
     save_file({"w": torch.zeros(1)}, str(tmp_path / "other.safetensors"))
     with pytest.raises(UserError, match="not a ganrun generator"):

@@ -17,7 +17,7 @@ def test_mnist5k_split_is_fixed_stratified_and_disjoint():
     train, test = mnist5k_split()
     assert len(train) == 4000 and len(test) == 1000
     assert not set(train) & set(test)
-    assert np.array_equal(train, mnist5k_split()[0])
+    assert np.array_equal(train, mnist5k_split()[0])  # integers from numpy's fixed legacy stream
     ds = load_mnist5k(Mnist5kConfig(), "test")
     assert torch.bincount(ds.labels).tolist() == [100] * 10
     assert ds.images.shape == (1000, 1, 28, 28)

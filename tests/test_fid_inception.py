@@ -55,7 +55,7 @@ def test_layout_matches_pytorch_fid():
 
 def test_loaded_strictly_and_frozen(weights, net):
     saved = torch.load(weights, weights_only=True)
-    assert all(torch.equal(saved[k], v) for k, v in net.state_dict().items())
+    assert all(torch.equal(saved[k], v) for k, v in net.state_dict().items())  # copied, no arithmetic
     assert not net.training and not any(p.requires_grad for p in net.parameters())
 
 

@@ -57,6 +57,7 @@ def test_kill_then_resume_latest(tiny_recipe, workdir):
     assert straight.returncode == 0, straight.stderr
     t = json.loads((workdir / "t.json").read_text())
     a, b = load_file(s["generator"]), load_file(t["generator"])
+    # exact: both runs train on this machine, with the same kernels in the same order
     assert a.keys() == b.keys() and all((a[k] == b[k]).all() for k in a)
 
     again = ganrun([recipe, "--resume", "latest"], workdir)

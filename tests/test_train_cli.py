@@ -63,6 +63,7 @@ def test_mlflow_holds_the_finished_run(trained):
 def test_sampling_is_reproducible_from_run_id_folder_and_file(trained, monkeypatch):
     work, s = trained
     monkeypatch.chdir(work)
+    # exact bytes: every sample below is drawn on this machine from the same weights and seed
     for name in ("a.png", "b.png"):
         assert main(["sample", s["run_id"], "--n", "16", "--seed", "0", "--out", name]) == 0
     assert (work / "a.png").read_bytes() == (work / "b.png").read_bytes()

@@ -181,12 +181,12 @@ def prepare(recipe: Any, pm: Any, registry: Registry, resume_dir: str | Path | N
     dataset = registry.dataset(recipe.data.name).load(recipe.data, "train")
     if len(dataset) == 0:
         raise UserError(f"data.name: dataset '{recipe.data.name}' is empty")
+    if recipe.train.batch_size > len(dataset):  # before any network or batch is allocated
+        raise UserError(f"train.batch_size: {recipe.train.batch_size} is larger than the "
+                        f"training set ({len(dataset)} images of '{recipe.data.name}')")
     trainer = build_trainer(recipe, pm, registry, device)
     data_rng = torch.Generator().manual_seed(recipe.train.seed)
     loader = make_loader(dataset, recipe, data_rng)
-    if len(loader) == 0:
-        raise UserError(f"train.batch_size: {recipe.train.batch_size} leaves no batch "
-                        f"with drop_last on {len(dataset)} images")
     trainer.prepare(len(loader), recipe.train.epochs)
     out = Path(resume_dir).resolve() if resume_dir else new_run_dir(recipe)
     run = Run(recipe=recipe, recipe_yaml=to_yaml(recipe), output_dir=out, trainer=trainer,

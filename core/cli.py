@@ -21,7 +21,7 @@ DESCRIPTION = """\
 Train GANs from recipes, with every run tracked.
 
   ganrun RECIPE.yaml [KEY=VALUE ...] [--resume RUN|latest] [--summary-json PATH]
-  ganrun sample MODEL --n N --seed S --out OUT.png [--label C]
+  ganrun sample MODEL --n N --seed S --out OUT.png|.jpg|.npz [--label C]
   ganrun translate MODEL --direction AtoB --input DIR_OR_IMAGE --out DIR
   ganrun import FORMAT SOURCE --out FILE.safetensors
   ganrun plugins
@@ -66,7 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--n", type=int, default=16, help="number of images (default 16)")
     s.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     s.add_argument("--label", type=int, default=None, help="class to draw (conditional methods)")
-    s.add_argument("--out", required=True, help="output PNG")
+    s.add_argument("--out", required=True,
+                   help="a grid (.png, .jpg, .jpeg) or raw samples (.npz: images, labels)")
     s.add_argument("--tracking-uri", default=None, help="MLflow store (default: ./mlruns)")
 
     tr = sub.add_parser("translate", help="translate images with a saved image-to-image generator")

@@ -34,13 +34,23 @@ def make_grid(images: torch.Tensor, nrow: int, pad: int = 2, scale: int = 1) -> 
     return out[..., 0] if c == 1 else out
 
 
+# what a grid file's suffix asks for (compared in lower case): Pillow's format, its options
+GRID_FORMATS = {".png": ("PNG", {}), ".jpg": ("JPEG", {"quality": 95}),
+                ".jpeg": ("JPEG", {"quality": 95})}
+
+
 def save_grid(path: str | Path, images: torch.Tensor, nrow: int, scale: int = 3,
               pad: int = 2) -> Path:
-    """Write the grid of ``images`` as a PNG; the same images always give the same bytes."""
+    """Write the grid of ``images`` atomically, in the format its suffix names (PNG or JPEG);
+    the same images always give the same bytes."""
+    from ganrun.checkpoint import atomic_write
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(make_grid(images, nrow, pad=pad, scale=scale)).save(path, format="PNG")
-    return path
+    if path.suffix.lower() not in GRID_FORMATS:
+        raise ValueError(f"{path}: a grid is written as {', '.join(GRID_FORMATS)}")
+    fmt, options = GRID_FORMATS[path.suffix.lower()]
+    grid = Image.fromarray(make_grid(images, nrow, pad=pad, scale=scale))
+    return atomic_write(path, lambda tmp: grid.save(tmp, format=fmt, **options))
 
 
 # the official CycleGAN make_dataset's extensions (compared in lower case)
@@ -61,5 +71,5 @@ def read_image(path: str | Path, channels: int = 3, size: int | None = None) -> 
 
 
 def save_image(path: str | Path, image: torch.Tensor) -> Path:
-    """One ``C x H x W`` image in [-1, 1] as a PNG (no padding, no scaling)."""
+    """One ``C x H x W`` image in [-1, 1] as a PNG or JPEG (no padding, no scaling)."""
     return save_grid(path, image.unsqueeze(0), nrow=1, pad=0, scale=1)

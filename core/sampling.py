@@ -86,18 +86,38 @@ def draw(hook: Any, recipe: Any, generator: torch.nn.Module, n: int, seed: int,
     return samples
 
 
-def save_samples(out: str | Path, samples: Samples) -> Path:
-    """``.npz``: raw ``images`` (and ``labels``); anything else: a PNG grid."""
-    from ganrun.images import save_grid
+RAW_SUFFIX = ".npz"  # raw samples; the other suffixes are those of GRID_FORMATS
+
+
+def check_out(out: str | Path) -> Path:
+    """``--out`` must name a format by its suffix: a grid (.png, .jpg, .jpeg) or .npz."""
+    from ganrun.images import GRID_FORMATS
 
     out = Path(out)
-    if out.suffix == ".npz":
+    if out.suffix.lower() not in (*GRID_FORMATS, RAW_SUFFIX):
+        raise UserError(f"--out: '{out}' must end in {', '.join(GRID_FORMATS)} (a grid) "
+                        f"or {RAW_SUFFIX} (raw samples)")
+    if out.is_dir():
+        raise UserError(f"--out: '{out}' is a folder; name the file to write")
+    return out
+
+
+def save_samples(out: str | Path, samples: Samples) -> Path:
+    """``.npz``: raw ``images`` (and ``labels``); ``.png``, ``.jpg``: a grid. Written atomically."""
+    from ganrun.checkpoint import atomic_write
+    from ganrun.images import save_grid
+
+    out = check_out(out)
+    if out.suffix.lower() == RAW_SUFFIX:
         arrays = {"images": samples.images.detach().cpu().float().numpy()}
         if samples.labels is not None:
             arrays["labels"] = samples.labels.cpu().numpy()
-        out.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(out, **arrays)
-        return out
+
+        def write(tmp: str) -> None:
+            with open(tmp, "wb") as f:  # a file object: np.savez would append .npz to a name
+                np.savez(f, **arrays)
+
+        return atomic_write(out, write)
     nrow = samples.nrow or math.ceil(math.sqrt(len(samples.images)))
     return save_grid(out, samples.images, nrow=nrow)
 
@@ -107,6 +127,7 @@ def sample(model: str, n: int, seed: int, label: int | None, out: str, *, pm: An
     """Draw ``n`` images with ``seed`` from ``model``; write a PNG grid or an ``.npz``."""
     if n < 1:
         raise UserError(f"--n: {n} must be >= 1")
+    check_out(out)  # before any model is found or loaded
     with tempfile.TemporaryDirectory() as tmp:
         path = locate(model, tracking_uri, Path(tmp))
         net, recipe = load_generator(path, pm, registry)

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
 from ganrun.cli import main
-from tests.conftest import RECIPES, train_once
+from tests.conftest import RECIPES, TINY, train_once
 
 
 def one_line(capsys) -> str:
@@ -55,3 +56,47 @@ def test_batch_of_the_whole_training_set_trains(tiny_recipe, workdir):
     # the limit is the training set: a batch of all 256 images is one step an epoch
     s = train_once(workdir, [str(tiny_recipe(epochs=1)), "train.batch_size=256"])
     assert s["status"] == "FINISHED"
+
+
+# ------------------------------------------------------------------ ganrun sample --out
+
+
+@pytest.fixture(scope="module")
+def generator(tmp_path_factory) -> str:
+    work = tmp_path_factory.mktemp("run")
+    recipe = work / "tiny.yaml"
+    recipe.write_text(TINY.format(base=RECIPES / "quickstart.yaml", epochs=1, every=0))
+    return train_once(work, [str(recipe), "track.enabled=false"])["generator"]
+
+
+@pytest.mark.parametrize("name, magic", [("a.png", b"\x89PNG"), ("a.PNG", b"\x89PNG"),
+                                         ("a.jpg", b"\xff\xd8\xff"), ("a.jpeg", b"\xff\xd8\xff")])
+def test_sample_writes_the_format_its_extension_names(generator, tmp_path, name, magic):
+    out = tmp_path / name
+    assert main(["sample", generator, "--n", "4", "--out", str(out)]) == 0
+    assert out.read_bytes().startswith(magic)
+    with Image.open(out) as im:
+        assert im.format == ("PNG" if magic == b"\x89PNG" else "JPEG")
+        assert im.size == (2 * 3 * 28 + 3 * 2, 2 * 3 * 28 + 3 * 2)  # 2x2 grid, x3, padded
+    assert [p.name for p in tmp_path.iterdir()] == [name]  # no temporary file left
+
+
+def test_sample_npz_holds_the_raw_images(generator, tmp_path):
+    out = tmp_path / "raw.npz"
+    assert main(["sample", generator, "--n", "5", "--out", str(out)]) == 0
+    with np.load(out) as f:
+        assert f["images"].shape == (5, 1, 28, 28) and np.abs(f["images"]).max() <= 1
+    assert [p.name for p in tmp_path.iterdir()] == ["raw.npz"]
+
+
+@pytest.mark.parametrize("name", ["x.gif", "x.webp", "x", "x.png.tmp"])
+def test_sample_refuses_an_extension_it_does_not_write(generator, tmp_path, capsys, name):
+    assert main(["sample", generator, "--out", str(tmp_path / name)]) == 2
+    assert f"--out: '{tmp_path / name}' must end in .png, .jpg, .jpeg" in one_line(capsys)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_sample_refuses_a_folder_as_out(generator, tmp_path, capsys):
+    (tmp_path / "grid.png").mkdir()
+    assert main(["sample", generator, "--out", str(tmp_path / "grid.png")]) == 2
+    assert "is a folder" in one_line(capsys)

@@ -177,6 +177,7 @@ def prepare(recipe: Any, pm: Any, registry: Registry, resume_dir: str | Path | N
     if recipe.train.threads:
         torch.set_num_threads(recipe.train.threads)
     device = resolve_device(recipe.train.device)
+    pm.hook.ganrun_check_run(recipe=recipe)
     seed_everything(recipe.train.seed)
     dataset = registry.dataset(recipe.data.name).load(recipe.data, "train")
     if len(dataset) == 0:

@@ -206,6 +206,16 @@ def ganrun_sample(
 
 
 @hookspec
+def ganrun_check_run(recipe: Any) -> None:
+    """A run is about to start or resume; nothing of it exists yet (no folder, data or network).
+
+    Refuse a setting this plugin cannot serve by raising :class:`ganrun.errors.UserError`
+    with one line naming the recipe key: the run then ends with exit code 2 and leaves
+    nothing behind. Keep it to a few seconds (a tracker checks that its server answers).
+    """
+
+
+@hookspec
 def ganrun_run_start(run: Run) -> None:
     """A run starts, or resumes (``run.resumed`` is true), before its first step.
 

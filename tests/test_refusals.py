@@ -1,13 +1,18 @@
 """Bad input a new user found: each is exit 2, one line on stderr, and nothing written."""
 from __future__ import annotations
 
+import http.server
+import socket
+import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from ganrun.builtin import tracking
 from ganrun.cli import main
+from ganrun.errors import UserError
 from tests.conftest import RECIPES, TINY, train_once
 
 
@@ -100,3 +105,86 @@ def test_sample_refuses_a_folder_as_out(generator, tmp_path, capsys):
     (tmp_path / "grid.png").mkdir()
     assert main(["sample", generator, "--out", str(tmp_path / "grid.png")]) == 2
     assert "is a folder" in one_line(capsys)
+
+
+# ------------------------------------------------------------------ track.uri
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def silent_port():
+    """A port that accepts connections and never answers: a hung server."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen(8)
+        yield s.getsockname()[1]
+
+
+def test_no_server_at_track_uri_is_refused_in_seconds(tiny_recipe, workdir, capsys):
+    uri = f"http://127.0.0.1:{free_port()}/"
+    assert main([str(tiny_recipe()), f"track.uri={uri}"]) == 2
+    err = one_line(capsys)
+    assert err.startswith(f"ganrun: error: track.uri: no tracking server answers at {uri}")
+    assert not (workdir / "runs").exists()
+
+
+def test_a_hung_server_is_refused_after_the_timeout(tiny_recipe, workdir, capsys, silent_port,
+                                                    monkeypatch):
+    import time
+
+    monkeypatch.setattr(tracking, "ANSWER_WITHIN_S", 0.5)
+    started = time.monotonic()
+    assert main([str(tiny_recipe()), f"track.uri=http://127.0.0.1:{silent_port}"]) == 2
+    assert time.monotonic() - started < 10
+    assert "track.uri: no tracking server answers" in one_line(capsys)
+    assert not (workdir / "runs").exists()
+
+
+def test_a_dead_database_server_is_refused(tiny_recipe, workdir, capsys):
+    uri = f"postgresql://u:p@127.0.0.1:{free_port()}/mlflow"
+    assert main([str(tiny_recipe()), f"track.uri={uri}"]) == 2
+    assert "track.uri: no tracking server answers" in one_line(capsys)
+
+
+def test_sample_from_a_dead_server_names_the_option(tmp_path, capsys):
+    uri = f"http://127.0.0.1:{free_port()}"
+    args = ["sample", "0123456789abcdef", "--tracking-uri", uri, "--out", str(tmp_path / "a.png")]
+    assert main(args) == 2
+    assert "--tracking-uri: no tracking server answers" in one_line(capsys)
+
+
+class _Answers(http.server.BaseHTTPRequestHandler):
+    status = 200
+
+    def do_GET(self):  # noqa: N802 (http.server's name)
+        self.send_response(self.status)
+        self.end_headers()
+        self.wfile.write(b"OK")
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.mark.parametrize("status", [200, 404, 401])
+def test_a_server_that_answers_passes_the_check(status):
+    handler = type("Handler", (_Answers,), {"status": status})
+    server = http.server.HTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        tracking.check_server(f"http://127.0.0.1:{server.server_port}")
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_local_stores_are_not_probed(tmp_path):
+    tracking.check_server(f"sqlite:///{tmp_path / 'nothing' / 'mlflow.db'}")
+    tracking.check_server(str(tmp_path / "mlruns"))
+    with pytest.raises(UserError, match="track.uri"):
+        tracking.check_server(f"https://127.0.0.1:{free_port()}")

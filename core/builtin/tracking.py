@@ -32,6 +32,44 @@ def tracking_uri(recipe: Any) -> str:
     return recipe.track.uri or default_uri()
 
 
+ANSWER_WITHIN_S = 5.0  # MLflow's own client retries a dead server for minutes
+DATABASE_PORTS = {"postgresql": 5432, "mysql": 3306, "mssql": 1433}
+
+
+def check_server(uri: str, key: str = "track.uri") -> None:
+    """Refuse, in a few seconds, a tracking store on the network that does not answer:
+    an http(s) server must answer ``GET /health`` (any HTTP status counts as an answer), a
+    database server must accept a TCP connection. Local stores (sqlite, file) pass."""
+    import socket
+    import urllib.error
+    import urllib.request
+    from urllib.parse import urlsplit
+
+    from ganrun.errors import UserError
+
+    parts = urlsplit(uri)
+    scheme = parts.scheme.split("+")[0]  # postgresql+psycopg2 -> postgresql
+    try:
+        if scheme in ("http", "https"):
+            try:
+                urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=ANSWER_WITHIN_S).close()
+            except urllib.error.HTTPError:
+                pass  # a status, even 404 or 401, is an answer
+        elif scheme in DATABASE_PORTS and parts.hostname:
+            port = parts.port or DATABASE_PORTS[scheme]
+            socket.create_connection((parts.hostname, port), timeout=ANSWER_WITHIN_S).close()
+    except (OSError, ValueError) as e:
+        reason = getattr(e, "reason", None) or e
+        raise UserError(f"{key}: no tracking server answers at {uri} within "
+                        f"{ANSWER_WITHIN_S:.0f} s ({reason})") from None
+
+
+@hookimpl
+def ganrun_check_run(recipe):
+    if recipe.track.enabled and recipe.track.uri:
+        check_server(recipe.track.uri)
+
+
 @dataclass
 class _Tracked:
     client: Any
@@ -221,6 +259,7 @@ def download_generator(ref: str, uri: str, dst: Path) -> Path | None:
 
     if uri.startswith("sqlite:///") and not Path(uri[len("sqlite:///"):]).is_file():
         return None  # no local store: do not create an empty one
+    check_server(uri, "--tracking-uri")
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     try:
         if ref.startswith("models:/"):

@@ -22,7 +22,7 @@ Train GANs from recipes, with every run tracked.
 
   ganrun RECIPE.yaml [KEY=VALUE ...] [--resume RUN|latest] [--summary-json PATH]
   ganrun sample MODEL --n N --seed S --out OUT.png|.jpg|.npz [--label C]
-  ganrun translate MODEL --direction AtoB --input DIR_OR_IMAGE --out DIR
+  ganrun translate MODEL --to TARGET --input DIR_OR_IMAGE --out DIR
   ganrun import FORMAT SOURCE --out FILE.safetensors
   ganrun plugins
   ganrun evaluator train NAME [--out DIR]
@@ -70,9 +70,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a grid (.png, .jpg, .jpeg) or raw samples (.npz: images, labels)")
     s.add_argument("--tracking-uri", default=None, help="MLflow store (default: ./mlruns)")
 
-    tr = sub.add_parser("translate", help="translate images with a saved image-to-image generator")
+    tr = sub.add_parser("translate", help="translate images with a saved image-to-image method")
     tr.add_argument("model", help="generator .safetensors, run folder, MLflow run id or models:/NAME/V")
-    tr.add_argument("--direction", required=True, help="e.g. AtoB or BtoA")
+    tr.add_argument("--to", "--direction", dest="to", required=True, metavar="TARGET",
+                    help="what to translate to, as the method names it (AtoB, BtoA; "
+                         "a label such as thick=1,slanted=0); --direction is an alias")
     tr.add_argument("--input", required=True, help="an image file or a folder of images")
     tr.add_argument("--out", required=True, help="output folder")
     tr.add_argument("--tracking-uri", default=None, help="MLflow store (default: ./mlruns)")
@@ -145,10 +147,10 @@ def _next_step(run) -> str | None:
     method exporting no generator (a classifier's plugin brings its own command)."""
     if not run.trainer.generators:
         return None
-    directions = run.registry.method(run.recipe.method).translations
-    if directions:
-        return (f"  translate: ganrun translate {run.generator_path} --direction "
-                f"{next(iter(directions))} --input IMAGES --out DIR")
+    example = run.registry.method(run.recipe.method).translate_example
+    if example:
+        return (f"  translate: ganrun translate {run.generator_path} --to {example} "
+                f"--input IMAGES --out DIR")
     return f"  sample: ganrun sample {run.generator_path} --n 16 --seed 0 --out samples.png"
 
 
@@ -182,7 +184,7 @@ def cmd_translate(args: argparse.Namespace) -> int:
     from ganrun.translate import translate
 
     pm, registry = _setup()
-    written = translate(args.model, args.direction, args.input, args.out, pm=pm,
+    written = translate(args.model, args.to, args.input, args.out, pm=pm,
                         registry=registry, tracking_uri=args.tracking_uri or default_uri())
     print(f"{len(written)} image(s) -> {Path(args.out).resolve()}")
     return 0

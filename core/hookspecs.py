@@ -27,6 +27,8 @@ from typing import TYPE_CHECKING, Any
 from ganrun import hookspec
 
 if TYPE_CHECKING:  # imported for annotations only: keeps `ganrun --help` free of torch
+    from collections.abc import Mapping
+
     import torch
     from torch import nn
 
@@ -36,6 +38,7 @@ if TYPE_CHECKING:  # imported for annotations only: keeps `ganrun --help` free o
                                  MethodInfo, MetricInfo, SectionInfo)
     from ganrun.sampling import Samples
     from ganrun.trainer import Trainer
+    from ganrun.translate import Translator
 
 
 # --------------------------------------------------------------------------- registration
@@ -49,8 +52,10 @@ def ganrun_register_methods() -> list[MethodInfo]:
     ``method: NAME``, the dataclass that is the schema of the recipe's ``model`` section,
     and the names of the method's generators and discriminators (for CycleGAN four nets,
     for DCGAN one of each). The role hooks are then asked once per network name.
-    An image-to-image method also maps each direction to the generator that translates it
-    (``translations={"AtoB": "genAB", "BtoA": "genBA"}``), which ``ganrun translate`` uses.
+    A method that translates images (it answers ``ganrun_translator``) gives an example
+    target, ``translate_example="AtoB"``: the run report suggests
+    ``ganrun translate MODEL --to AtoB``, and a method without one is told apart as one that
+    samples from noise.
     """
 
 
@@ -199,6 +204,28 @@ def ganrun_sample(
     ``label`` is the class asked for. A conditional method given no label draws ``n`` of
     every class, one grid row per class, and refuses a class out of range with
     :class:`ganrun.errors.UserError`; an unconditional method refuses any label.
+    """
+
+
+@hookspec(firstresult=True)
+def ganrun_translator(
+    recipe: Any, generators: Mapping[str, nn.Module], target: str
+) -> Translator | None:
+    """Say how trained ``generators`` translate images to ``target``, for ``ganrun translate``.
+
+    Return :class:`ganrun.translate.Translator`: ``translate(batch)`` maps ``N x C x H x W``
+    images in [-1, 1] to their translations in the same range; ``channels`` (1 grey, 3 RGB)
+    and ``size`` (bicubic resize to ``size x size``, or ``None``) say how the input files are
+    read. The core reads, batches (under ``torch.no_grad()``) and writes the images; it never
+    calls a network itself. Return ``None`` for a method this plugin does not know.
+
+    ``target`` is the ``--to`` text (``AtoB``, ``thick=1,slanted=0``, ``rafd=happy``): parse
+    it, and refuse a bad one with :class:`ganrun.errors.UserError` in one line naming
+    ``--to``, the bad name and the known ones (``ganrun.translate.bad_target`` writes it).
+    ``generators`` holds, by name, every generator the method declares, rebuilt from the
+    saved files (``<name>.safetensors`` beside the one the user named); each is loaded when
+    first indexed, so index the ones the target needs here, not later in ``translate``.
+    Put them in eval mode, and never touch the global RNG.
     """
 
 

@@ -11,6 +11,7 @@ It answers every role hook for its own method (``recipe.method == self.name``) a
         def losses(self, recipe): ...
         def trainer(self, recipe, generators, discriminators, losses, device): ...
         def sample(self, recipe, generator, n, seed, label): ...
+        def translator(self, recipe, generators, target): ...   # image-to-image only
 
     plugin = MyGAN()   # the entry point names this object: "my_pkg.plugin:plugin"
 
@@ -30,7 +31,7 @@ class MethodPlugin:
     schema: type = object  # dataclass: the recipe's ``model`` section
     generators: tuple[str, ...] = ("G",)
     discriminators: tuple[str, ...] = ("D",)
-    translations: dict[str, str] = {}  # image-to-image methods: direction -> generator
+    translate_example: str = ""  # a ``--to`` target, for a method that writes translator()
     description: str = ""
 
     # ------------------------------------------------------------ what a method writes
@@ -50,6 +51,10 @@ class MethodPlugin:
     def sample(self, recipe: Any, generator: Any, n: int, seed: int, label: int | None) -> Any:
         raise NotImplementedError
 
+    def translator(self, recipe: Any, generators: Any, target: str) -> Any:
+        """A :class:`ganrun.translate.Translator` for ``target``; None: translates nothing."""
+        return None
+
     # ------------------------------------------------------------ the hooks, answered for self.name
     def _mine(self, recipe: Any) -> bool:
         return recipe.method == self.name
@@ -57,7 +62,7 @@ class MethodPlugin:
     @hookimpl
     def ganrun_register_methods(self) -> list[MethodInfo]:
         return [MethodInfo(self.name, self.schema, self.generators, self.discriminators,
-                           self.description, dict(self.translations))]
+                           self.description, self.translate_example)]
 
     @hookimpl
     def ganrun_make_generator(self, recipe, name):
@@ -80,3 +85,7 @@ class MethodPlugin:
     @hookimpl
     def ganrun_sample(self, recipe, generator, n, seed, label):
         return self.sample(recipe, generator, n, seed, label) if self._mine(recipe) else None
+
+    @hookimpl
+    def ganrun_translator(self, recipe, generators, target):
+        return self.translator(recipe, generators, target) if self._mine(recipe) else None

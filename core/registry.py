@@ -16,9 +16,9 @@ class MethodInfo:
     generators: tuple[str, ...] = ("G",)
     discriminators: tuple[str, ...] = ("D",)
     description: str = ""
-    # image-to-image methods: direction -> the generator that translates it, e.g.
-    # {"AtoB": "genAB"}; used by ``ganrun translate``. Empty: the method samples from noise.
-    translations: dict[str, str] = field(default_factory=dict)
+    # a ``ganrun translate --to`` target (e.g. "AtoB") for a method that answers
+    # ``ganrun_translator``; empty: the method samples from noise (``ganrun sample``)
+    translate_example: str = ""
 
 
 @dataclass(frozen=True)

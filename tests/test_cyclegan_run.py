@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -107,27 +109,49 @@ def test_translate_a_folder_both_ways(trained, tmp_path, capsys):
     for i in range(2):
         Image.new("L", (28, 28), color=40 * i).save(inputs / f"digit{i}.png")
     (inputs / "notes.txt").write_text("not an image")
-    for direction in ("AtoB", "BtoA"):
-        out = tmp_path / direction
-        assert main(["translate", s["generator"], "--direction", direction, "--input",
+    outputs = {}
+    for option, target in (("--to", "AtoB"), ("--to", "A"), ("--direction", "BtoA")):
+        out = tmp_path / target
+        assert main(["translate", s["generator"], option, target, "--input",
                      str(inputs), "--out", str(out)]) == 0
         written = sorted(out.iterdir())
         assert [p.name for p in written] == ["digit0.png", "digit1.png"]
         assert Image.open(written[0]).size == (28, 28)
+        outputs[target] = [np.asarray(Image.open(p)) for p in written]
+    # each direction runs its own generator: --to A is BtoA (genBA), not AtoB (genAB)
+    assert all((a == b).all() for a, b in zip(outputs["A"], outputs["BtoA"]))
+    assert not all((a == b).all() for a, b in zip(outputs["AtoB"], outputs["BtoA"]))
     one = Path(s["generator"]) / "genBA.safetensors"  # a single file finds its sibling
-    assert main(["translate", str(one), "--direction", "AtoB", "--input",
+    assert main(["translate", str(one), "--to", "AtoB", "--input",
                  str(inputs / "digit0.png"), "--out", str(tmp_path / "one")]) == 0
+    assert (np.asarray(Image.open(tmp_path / "one" / "digit0.png")) == outputs["AtoB"][0]).all()
+
+
+def test_a_missing_sibling_generator_is_named(trained, tmp_path, capsys):
+    work, s = trained
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    shutil.copy(Path(s["generator"]) / "genAB.safetensors", alone)
+    image = tmp_path / "x.png"
+    Image.new("L", (28, 28)).save(image)
+    argv = ["translate", str(alone / "genAB.safetensors"), "--input", str(image), "--out",
+            str(tmp_path / "o")]
+    assert main([*argv, "--to", "AtoB"]) == 0  # genAB alone translates to B
+    assert main([*argv, "--to", "BtoA"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert f"{alone / 'genBA.safetensors'}: generator 'genBA' not found" in err
+    assert len(err.splitlines()) == 1
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--direction", "LtoR"], "--direction: 'LtoR' is not one of AtoB, BtoA"),
+    (["--to", "LtoR"], "--to: unknown target 'LtoR' (known: AtoB, BtoA, B, A)"),
     (["--input", "missing.png"], "--input: missing.png not found"),
 ])
 def test_translate_refusals(trained, tmp_path, capsys, args, message):
     work, s = trained
     image = tmp_path / "x.png"
     Image.new("L", (28, 28)).save(image)
-    base = {"--direction": "AtoB", "--input": str(image), "--out": str(tmp_path / "o")}
+    base = {"--to": "AtoB", "--input": str(image), "--out": str(tmp_path / "o")}
     base.update(dict(zip(args[::2], args[1::2])))
     argv = ["translate", s["generator"]] + [x for kv in base.items() for x in kv]
     assert main(argv) == 2
@@ -138,7 +162,7 @@ def test_translate_refusals(trained, tmp_path, capsys, args, message):
 def test_sampling_a_translator_is_refused(trained, tmp_path, capsys):
     work, s = trained
     assert main(["sample", s["generator"], "--out", str(tmp_path / "x.png")]) == 2
-    assert "use ganrun translate" in capsys.readouterr().err
+    assert "use ganrun translate MODEL --to AtoB" in capsys.readouterr().err
 
 
 def test_import_command_then_translate(tmp_path, capsys):
@@ -149,11 +173,12 @@ def test_import_command_then_translate(tmp_path, capsys):
     assert main(["import", "cyclegan-official", str(tmp_path / "latest_net_G.pth"),
                  "--out", str(out)]) == 0
     Image.new("RGB", (40, 30), (200, 100, 50)).save(tmp_path / "horse.jpg")
-    assert main(["translate", str(out), "--direction", "AtoB", "--input",
+    assert main(["translate", str(out), "--to", "AtoB", "--input",
                  str(tmp_path / "horse.jpg"), "--out", str(tmp_path / "zebra")]) == 0
     assert Image.open(tmp_path / "zebra" / "horse.png").size == (256, 256)
-    assert main(["translate", str(out), "--direction", "BtoA", "--input",
+    assert main(["translate", str(out), "--to", "BtoA", "--input",
                  str(tmp_path / "horse.jpg"), "--out", str(tmp_path / "x")]) == 2
-    assert "needs genBA" in capsys.readouterr().err
+    assert "genBA.safetensors: generator 'genBA' not found beside h2z.safetensors (which " \
+           "holds genAB)" in capsys.readouterr().err
     assert main(["import", "nope", "x.pth", "--out", "y.safetensors"]) == 2
     assert "FORMAT: unknown importer 'nope'" in capsys.readouterr().err

@@ -36,6 +36,13 @@ def test_plugins_command_lists_plugins_versions_and_hooks(capsys):
     assert "methods: cam, cgan, cyclegan, dcgan" in out
 
 
+def test_the_registry_tells_translating_methods_from_sampling_ones(registry):
+    pm = get_plugin_manager()
+    assert registry.method("cyclegan").translate_example == "AtoB"
+    assert registry.method("dcgan").translate_example == ""  # samples from noise
+    assert "ganrun_translator" in pm.hooks_of("cyclegan")
+
+
 class SpectralD(torch.nn.Module):
     def __init__(self):
         super().__init__()

@@ -11,15 +11,19 @@ from ganrun.errors import UserError
 from ganrun.init import init_normal
 from ganrun.method_plugin import MethodPlugin
 from ganrun.registry import ImporterInfo
+from ganrun.translate import Translator, bad_target
 from ganrun_plugins.cyclegan.method import (DISCRIMINATORS, GENERATORS, CycleGANConfig,
                                             CycleGANTrainer, make_losses)
 from ganrun_plugins.cyclegan.networks import PatchDiscriminator, ResnetGenerator
+
+# ``--to`` target -> the generator that translates to it: a direction, or the target domain
+TARGETS = {"AtoB": "genAB", "BtoA": "genBA", "B": "genAB", "A": "genBA"}
 
 
 class CycleGANPlugin(MethodPlugin):
     name, schema = "cyclegan", CycleGANConfig
     generators, discriminators = GENERATORS, DISCRIMINATORS
-    translations = {"AtoB": "genAB", "BtoA": "genBA"}
+    translate_example = "AtoB"
     description = "CycleGAN, unpaired translation with cycle consistency (Zhu et al. 2017)"
 
     def __init__(self) -> None:
@@ -43,7 +47,14 @@ class CycleGANPlugin(MethodPlugin):
 
     def sample(self, recipe, generator, n, seed, label):
         raise UserError("method 'cyclegan' translates images rather than sampling noise: "
-                        "use ganrun translate MODEL --direction AtoB --input IMAGES --out DIR")
+                        "use ganrun translate MODEL --to AtoB --input IMAGES --out DIR")
+
+    def translator(self, recipe: Any, generators: Any, target: str) -> Translator:
+        """genAB translates to B (``AtoB``, ``B``), genBA to A; inputs read at crop_size."""
+        if target not in TARGETS:
+            raise bad_target(target, TARGETS)
+        net = generators[TARGETS[target]].eval()
+        return Translator(net, recipe.model.channels, getattr(recipe.data, "crop_size", None))
 
     # ------------------------------------------------------------ data, importer
     @hookimpl

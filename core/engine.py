@@ -213,7 +213,9 @@ def execute(run: Run) -> Run:
     run.write_info()
     try:
         with sigterm_as_interrupt():
-            hook.ganrun_run_start(run=run)
+            state = rng_state()  # plugins set up (build evaluators, ...) without moving the
+            hook.ganrun_run_start(run=run)  # training's RNGs: a resumed run continues the
+            set_rng_state(state)  # stream its checkpoint saved, as an uninterrupted one does
             run.id = run.id or uuid.uuid4().hex
             run.write_info()
             for epoch in range(run.epoch + 1, recipe.train.epochs + 1):

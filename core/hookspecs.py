@@ -248,7 +248,9 @@ def ganrun_run_start(run: Run) -> None:
 
     ``run.recipe``, ``run.output_dir`` and ``run.trainer`` are set. A tracker sets
     ``run.id`` here (ganrun makes one up when nobody does) and may add lines to
-    ``run.summary``, which the CLI prints at the end.
+    ``run.summary``, which the CLI prints at the end. Set up freely (build an evaluator,
+    look at a training item): the engine restores every RNG afterwards, so that a resumed
+    run continues exactly as an uninterrupted one would.
     """
 
 

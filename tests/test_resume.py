@@ -62,3 +62,32 @@ def test_kill_then_resume_latest(tiny_recipe, workdir):
 
     again = ganrun([recipe, "--resume", "latest"], workdir)
     assert again.returncode == 2 and "no unfinished run" in again.stderr
+
+
+DRAWER = '''
+import torch
+from ganrun import hookimpl
+
+@hookimpl
+def ganrun_run_start(run):
+    torch.rand(1000)  # what building an evaluator's network does to the global RNG
+'''
+
+
+def test_run_start_hooks_do_not_move_the_training_rng(tiny_recipe, workdir):
+    # a plugin setting up at run start (an evaluator built, then its weights loaded) would
+    # shift every later draw, and a resumed run, which sets up again after restoring the
+    # checkpoint's RNG, would then train differently from an uninterrupted one
+    from tests.conftest import train_once
+
+    recipe = str(tiny_recipe(epochs=1))
+    plain = train_once(workdir, [recipe, "track.enabled=false"])
+    (workdir / "drawer.py").write_text(DRAWER)
+    os.environ["GANRUN_PLUGINS"], sys.path[:0] = "drawer", [str(workdir)]
+    try:
+        drawn = train_once(workdir, [recipe, "track.enabled=false"])
+    finally:
+        del os.environ["GANRUN_PLUGINS"]
+        sys.path.remove(str(workdir))
+    a, b = load_file(plain["generator"]), load_file(drawn["generator"])
+    assert all((a[k] == b[k]).all() for k in a)  # exact: both trained here, same kernels

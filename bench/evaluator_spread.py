@@ -11,8 +11,9 @@ perturbation: other initial weights and batch order). Each retrain's test accura
 compared with the one recorded in the evaluator's JSON, made on another machine.
 
 The largest deviation bounds what a retrain elsewhere gives; each evaluator's
-``ACCURACY_TOLERANCE`` (written into its JSON) is set above it. Last line:
-``lenet_max_dev=<v> strokes_max_dev=<v> lenet_tolerance=<v> strokes_tolerance=<v>``.
+``ACCURACY_TOLERANCE`` (written into its JSON) is set above it. ``--only NAME ...`` measures
+some of them. Last line, for each evaluator measured: ``<short>_max_dev=<v>``, then
+``<short>_tolerance=<v>`` (short names: lenet, strokes, attributes, styles).
 """
 from __future__ import annotations
 
@@ -51,19 +52,29 @@ def spread(module, train, seeds: int) -> float:
     return max(deviations)
 
 
-def main() -> None:
-    from ganrun.evaluators import lenet, strokes
+def evaluators() -> dict[str, tuple]:
+    """short name -> (module, its train function), for every evaluator the project trains."""
+    from ganrun.evaluators import attributes, lenet, strokes, styles
 
+    return {"lenet": (lenet, lenet.train_lenet_mnist),
+            "strokes": (strokes, strokes.train_strokes_mnist),
+            "attributes": (attributes, attributes.train_attributes_mnist),
+            "styles": (styles, styles.train_styles_mnist)}
+
+
+def main() -> None:
+    table = evaluators()
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--seeds", type=int, default=9, help="other seeds to train (default 9)")
+    p.add_argument("--only", nargs="+", choices=sorted(table), default=list(table),
+                   help="the evaluators to measure (default: all)")
     args = p.parse_args()
     warnings.filterwarnings("ignore", message="TF32 acceleration on top of oneDNN")
     print(f"cpu: {cpu_model()}; torch {torch.__version__}")
-    lenet_dev = spread(lenet, lenet.train_lenet_mnist, args.seeds)
-    strokes_dev = spread(strokes, strokes.train_strokes_mnist, args.seeds)
-    print(f"lenet_max_dev={lenet_dev:.3f} strokes_max_dev={strokes_dev:.3f} "
-          f"lenet_tolerance={lenet.ACCURACY_TOLERANCE} "
-          f"strokes_tolerance={strokes.ACCURACY_TOLERANCE}")
+    chosen = [name for name in table if name in args.only]
+    devs = {name: spread(*table[name], args.seeds) for name in chosen}
+    print(" ".join([f"{name}_max_dev={devs[name]:.3f}" for name in chosen]
+                   + [f"{name}_tolerance={table[name][0].ACCURACY_TOLERANCE}" for name in chosen]))
 
 
 if __name__ == "__main__":

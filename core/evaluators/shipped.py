@@ -43,13 +43,15 @@ def load_weights(net: nn.Module, name: str, folder: Path) -> nn.Module:
 
 
 def random_shift(x: torch.Tensor, max_shift: int, generator: torch.Generator) -> torch.Tensor:
-    """Shift each image by up to ``max_shift`` pixels each way; the background (-1) fills in."""
+    """Shift each image (all its channels alike) by up to ``max_shift`` pixels each way; the
+    background (-1) fills in."""
     n, _, h, w = x.shape
     padded = F.pad(x, (max_shift,) * 4, value=-1.0)
     dy, dx = torch.randint(0, 2 * max_shift + 1, (2, n), generator=generator)
     rows = (dy[:, None] + torch.arange(h))[:, :, None]  # N x H x 1
     cols = (dx[:, None] + torch.arange(w))[:, None, :]  # N x 1 x W
-    return padded[torch.arange(n)[:, None, None], 0, rows, cols].unsqueeze(1)
+    batch = torch.arange(n)[:, None, None]
+    return torch.stack([padded[batch, c, rows, cols] for c in range(x.shape[1])], 1)
 
 
 @torch.no_grad()
@@ -62,8 +64,11 @@ def accuracy(net: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> floa
 
 def fit_classifier(make_net: Callable[[], nn.Module], images: torch.Tensor, labels: torch.Tensor, *,
                    seed: int, epochs: int, batch_size: int, lr: float, weight_decay: float,
-                   max_shift: int) -> nn.Module:
-    """Cross-entropy on ``net.logits``; AdamW with a one-cycle schedule; random shifts."""
+                   max_shift: int,
+                   loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = F.cross_entropy
+                   ) -> nn.Module:
+    """``loss(net.logits(x), labels)``, cross-entropy unless told (for 0/1 attributes,
+    ``F.binary_cross_entropy_with_logits``); AdamW with a one-cycle schedule; random shifts."""
     torch.manual_seed(seed)  # initial weights and dropout
     shuffle = torch.Generator().manual_seed(seed)  # batch order and shifts
     net = make_net().train()
@@ -73,9 +78,9 @@ def fit_classifier(make_net: Callable[[], nn.Module], images: torch.Tensor, labe
     for _ in range(epochs):
         for idx in torch.randperm(len(images), generator=shuffle).split(batch_size):
             x = random_shift(images[idx], max_shift, shuffle)
-            loss = F.cross_entropy(net.logits(x), labels[idx])
+            value = loss(net.logits(x), labels[idx])
             opt.zero_grad(set_to_none=True)
-            loss.backward()
+            value.backward()
             opt.step()
             sched.step()
     return net

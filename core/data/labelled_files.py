@@ -1,0 +1,78 @@
+"""Image files with a label each, read lazily the way StarGAN reads CelebA and RaFD.
+
+The official ``data_loader.py`` (yunjey/stargan, ``get_loader``) transforms every image with
+``RandomHorizontalFlip`` (train only), ``CenterCrop(crop_size)``, ``Resize(image_size)``,
+``ToTensor``, ``Normalize(0.5, 0.5)``. This module does the same with Pillow alone (no
+torchvision): the flip draws from torch's global RNG as torchvision's does, the crop is
+torchvision's (black padding where the image is smaller), the resize is Pillow's bilinear
+(what torchvision's ``Resize`` does to a PIL image), and pixels end in [-1, 1].
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+from PIL import Image
+from torch.utils.data import Dataset
+
+from ganrun.data.arrays import to_unit_range
+from ganrun.errors import UserError
+
+
+def center_crop(image: Image.Image, size: int) -> Image.Image:
+    """The centre ``size x size`` of ``image``, as torchvision's ``CenterCrop`` on a PIL image:
+    offsets rounded half to even, black all round where the image is smaller."""
+    width, height = image.size
+
+    def offset(side: int) -> int:
+        return -((size - side) // 2) if size > side else int(round((side - size) / 2.0))
+
+    left, top = offset(width), offset(height)
+    return image.crop((left, top, left + size, top + size))  # Pillow fills outside with black
+
+
+def stargan_image(path: str | Path, crop_size: int, image_size: int, flip: bool,
+                  channels: int = 3) -> torch.Tensor:
+    """One file -> ``C x image_size x image_size`` in [-1, 1]: flipped left-right with
+    probability 1/2 when ``flip``, centre-cropped to ``crop_size``, resized (bilinear)."""
+    with Image.open(path) as im:
+        im = im.convert("RGB" if channels == 3 else "L")
+        if flip and torch.rand(1).item() < 0.5:
+            im = im.transpose(Image.FLIP_LEFT_RIGHT)
+        im = center_crop(im, crop_size)
+        if im.size != (image_size, image_size):
+            im = im.resize((image_size, image_size), Image.BILINEAR)
+        pixels = np.asarray(im)
+    if pixels.ndim == 2:
+        pixels = pixels[..., None]
+    return to_unit_range(pixels).permute(2, 0, 1).contiguous()
+
+
+class LabelledFiles(Dataset):
+    """``{"image": C x S x S in [-1, 1], "label": ...}`` for each file, read when asked for.
+
+    ``labels``: ``N x K`` 0/1 floats (multi-label) or ``N`` class indices (single-label);
+    the default collate stacks them into the batch layouts of :mod:`ganrun.data.labels`."""
+
+    def __init__(self, files: Sequence[Path], labels: torch.Tensor, *, crop_size: int,
+                 image_size: int, flip: bool, channels: int = 3, source: str = ""):
+        if len(files) != len(labels):
+            raise ValueError("files and labels differ in length")
+        self.files = list(files)
+        self.labels = labels
+        self.crop_size, self.image_size = crop_size, image_size
+        self.flip, self.channels = flip, channels
+        self.source = source  # the recipe key a missing file is blamed on, e.g. data.root
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        path = self.files[i]
+        try:
+            image = stargan_image(path, self.crop_size, self.image_size, self.flip, self.channels)
+        except FileNotFoundError:
+            raise UserError(f"{self.source}: image file '{path}' not found") from None
+        return {"image": image, "label": self.labels[i]}

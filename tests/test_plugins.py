@@ -33,14 +33,15 @@ def test_plugins_command_lists_plugins_versions_and_hooks(capsys):
     out = capsys.readouterr().out
     assert "dcgan  (ganrun 0.1.0, ganrun_plugins.dcgan.plugin:plugin)" in out
     assert "hooks: ganrun_make_discriminator, ganrun_make_generator" in out
-    assert "methods: cam, cgan, cyclegan, dcgan" in out
+    assert "methods: cam, cgan, cyclegan, dcgan, stargan\n" in out
 
 
 def test_the_registry_tells_translating_methods_from_sampling_ones(registry):
     pm = get_plugin_manager()
     assert registry.method("cyclegan").translate_example == "AtoB"
     assert registry.method("dcgan").translate_example == ""  # samples from noise
-    assert "ganrun_translator" in pm.hooks_of("cyclegan")
+    assert registry.method("stargan").translate_example == "ATTRIBUTE=1"
+    assert all("ganrun_translator" in pm.hooks_of(name) for name in ("cyclegan", "stargan"))
 
 
 class SpectralD(torch.nn.Module):

@@ -3,11 +3,13 @@ with Pillow (no torchvision)."""
 from __future__ import annotations
 
 import math
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 
 def make_grid(images: torch.Tensor, nrow: int, pad: int = 2, scale: int = 1) -> np.ndarray:
@@ -57,14 +59,49 @@ def save_grid(path: str | Path, images: torch.Tensor, nrow: int, scale: int = 3,
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".tif", ".tiff", ".webp")
 
 
+class UnreadableImage(OSError):
+    """An image file that is missing, not an image, or damaged; ``reason`` says which."""
+
+    def __init__(self, path: str | Path, reason: str, missing: bool = False):
+        super().__init__(f"{path}: {reason}")
+        self.path, self.reason, self.missing = Path(path), reason, missing
+
+
+# what Pillow raises while decoding a damaged file (UnidentifiedImageError is an OSError)
+_DAMAGED = (OSError, SyntaxError, EOFError, ValueError, struct.error, zlib.error,
+            Image.DecompressionBombError)
+
+
+def open_decoded(path: str | Path, mode: str) -> Image.Image:
+    """The whole image at ``path``, decoded now and converted to ``mode`` ("RGB", "L").
+
+    Pillow decodes lazily; decoding here, with ``ImageFile.LOAD_TRUNCATED_IMAGES`` left
+    False, turns a truncated or corrupt file into :class:`UnreadableImage` at once, never
+    into a half-grey picture or an error deep inside a later step."""
+    try:
+        with Image.open(path) as im:
+            im.load()
+            return im.convert(mode)
+    except FileNotFoundError as e:
+        raise UnreadableImage(path, "not found", missing=True) from e
+    except UnidentifiedImageError as e:
+        raise UnreadableImage(path, "not an image Pillow can identify") from e
+    except _DAMAGED as e:
+        if isinstance(e, OSError) and e.strerror:  # permission denied, a folder, ...
+            raise UnreadableImage(path, e.strerror.lower()) from e
+        text = str(e) or type(e).__name__
+        kind = "truncated" if "truncat" in text.lower() else "damaged"
+        raise UnreadableImage(path, f"{kind}: {text}") from e
+
+
 def read_image(path: str | Path, channels: int = 3, size: int | None = None) -> torch.Tensor:
     """An image file as ``C x H x W`` in [-1, 1] (RGB or grey); resized (bicubic) to
-    ``size x size`` when given, as CycleGAN's data pipeline does."""
-    with Image.open(path) as im:
-        im = im.convert("RGB" if channels == 3 else "L")
-        if size is not None:
-            im = im.resize((size, size), Image.BICUBIC)
-        pixels = np.asarray(im, dtype=np.float32)
+    ``size x size`` when given, as CycleGAN's data pipeline does. A file that cannot be
+    decoded in full raises :class:`UnreadableImage` (an ``OSError``)."""
+    im = open_decoded(path, "RGB" if channels == 3 else "L")
+    if size is not None:
+        im = im.resize((size, size), Image.BICUBIC)
+    pixels = np.asarray(im, dtype=np.float32)
     if pixels.ndim == 2:
         pixels = pixels[..., None]
     return torch.from_numpy((pixels - 127.5) / 127.5).permute(2, 0, 1).contiguous()

@@ -198,3 +198,65 @@ def test_known_archives_are_pinned(registry):
     assert spec.url == "http://efrosgans.eecs.berkeley.edu/cyclegan/datasets/horse2zebra.zip"
     assert spec.size == 116_867_962 and len(spec.sha256) == 64
     assert all(s.folder and s.size > 0 and len(s.sha256) == 64 for s in archives.values())
+
+
+def test_leftovers_of_a_killed_download_are_removed_on_the_next(server, root, capsys):
+    # what a SIGKILL mid-download leaves: mkstemp's part file and mkdtemp's staging folder
+    (root / ".tiny.k3j_9x2a.part").write_bytes(b"half an archive")
+    staging = root / ".tiny.q0w9e8r7.tmp"
+    (staging / "tiny" / "trainA").mkdir(parents=True)
+    (staging / "tiny" / "trainA" / "0.png").write_bytes(_png())
+    others = [root / ".tinyx.k3j_9x2a.part", root / ".other.k3j_9x2a.part", root / "tiny.part"]
+    for path in others:  # another archive's, or not ours: kept
+        path.write_bytes(b"x")
+    data = _zip(_members())
+    path = download(_spec(server("tiny.zip", data), data), root, progress=False)
+    err = capsys.readouterr().err
+    assert f"ganrun: tiny: removed 2 leftover(s) of an interrupted download from {root}" in err
+    assert sorted(p.name for p in root.iterdir()) == sorted([p.name for p in others] + ["tiny"])
+    assert (path / "trainA").is_dir()
+    (root / ".tiny.abcdefgh.part").write_bytes(b"")  # a complete folder: still cleaned
+    assert download(_spec(f"{server.base}/missing.zip", data), root, progress=False) == path
+    assert not (root / ".tiny.abcdefgh.part").exists()
+    assert "removed 1 leftover(s)" in capsys.readouterr().err
+
+
+def test_a_real_kill_mid_download_is_cleaned_up_by_the_next(server, root, capsys):
+    import subprocess
+    import time
+
+    data = _zip(_members())
+    sent, release = threading.Event(), threading.Event()
+
+    class Stalls(_Quiet):  # sends half the archive, then hangs until the test ends
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data[: len(data) // 2])
+            self.wfile.flush()
+            sent.set()
+            release.wait(30)
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Stalls)
+    threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True).start()
+    url = f"http://127.0.0.1:{httpd.server_address[1]}/tiny.zip"
+    spec = _spec(url, data)
+    code = (f"from ganrun.data.download import ArchiveSpec, download\n"
+            f"download(ArchiveSpec(**{spec.__dict__!r}), {str(root)!r}, progress=False)\n")
+    child = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        deadline = time.monotonic() + 60
+        while not (sent.is_set() and any(root.glob(".tiny.*.part"))):
+            assert time.monotonic() < deadline and child.poll() is None
+            time.sleep(0.05)
+        child.kill()  # SIGKILL: no finally block runs
+        child.wait()
+    finally:
+        release.set()
+        httpd.shutdown()
+        httpd.server_close()
+    assert [p.suffix for p in root.iterdir()] == [".part"]  # the leftover
+    download(_spec(server("tiny.zip", data), data), root, progress=False)
+    assert "removed 1 leftover(s)" in capsys.readouterr().err
+    assert [p.name for p in root.iterdir()] == ["tiny"]

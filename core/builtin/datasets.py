@@ -1,4 +1,5 @@
-"""Built-in plugin: registers the datasets that ship with the core."""
+"""Built-in plugin: registers the datasets that ship with the core, and reports the image
+files a folder dataset skipped (``data.on_bad_file: skip``) as a metric and at the run's end."""
 from __future__ import annotations
 
 from ganrun import hookimpl
@@ -41,3 +42,19 @@ def ganrun_register_datasets() -> list[DatasetInfo]:
                     "mnist_attributes (data.attributes.*) and mnist_styles (data.styles.*) "
                     "trained together"),
     ]
+
+
+def _skipped(run) -> int:
+    return int(getattr(getattr(run.loader, "dataset", None), "skipped", 0))
+
+
+@hookimpl
+def ganrun_epoch_end(run, report):
+    if _skipped(run):
+        report.metrics["data/skipped_files"] = float(_skipped(run))
+
+
+@hookimpl
+def ganrun_run_end(run, status, error):
+    if _skipped(run):
+        run.summary["skipped image files"] = f"{_skipped(run)} (data.on_bad_file: skip)"

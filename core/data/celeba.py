@@ -17,6 +17,7 @@ from typing import List, Optional
 
 import torch
 
+from ganrun.data.bad_files import ON_BAD_FILE
 from ganrun.data.labelled_files import LabelledFiles
 from ganrun.data.labels import LabelSet
 from ganrun.errors import UserError
@@ -41,6 +42,8 @@ class CelebaConfig(DataConfig):
     image_size: int = limit(128, ge=1)  # ... resized to this
     flip: bool = True  # random left-right flip (train split only)
     test_count: int = limit(2000, ge=0)  # images held out for the test split
+    # an unreadable image: stop with its path, or skip it (the next readable one instead)
+    on_bad_file: str = limit("stop", choices=ON_BAD_FILE)
     limit: int = limit(0, ge=0)  # use only the first N images of the split; 0 uses all
 
     def label_sets(self) -> list[LabelSet]:
@@ -113,6 +116,9 @@ def load_celeba(cfg: CelebaConfig, split: str) -> LabelledFiles:
     root = Path(cfg.root).expanduser()
     if not root.is_dir():
         raise UserError(f"data.root: folder '{root}' not found")
+    if next(root.iterdir(), None) is None:
+        raise UserError(f"data.root: folder '{root}' holds no images; point it at CelebA's "
+                        f"aligned images (the official data/celeba/images)")
     path = attribute_path(cfg)
     if not path.is_file():
         where = "" if cfg.attr_path else " (the default: beside data.root; set data.attr_path)"
@@ -126,4 +132,4 @@ def load_celeba(cfg: CelebaConfig, split: str) -> LabelledFiles:
                         f"data.root at the aligned images (the official data/celeba/images)")
     return LabelledFiles([root / f for f in files], labels.clone(), crop_size=cfg.crop_size,
                          image_size=cfg.image_size, flip=cfg.flip and split == "train",
-                         source="data.root")
+                         on_bad_file=cfg.on_bad_file)

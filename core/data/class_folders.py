@@ -15,6 +15,7 @@ from typing import List, Optional
 import numpy as np
 import torch
 
+from ganrun.data.bad_files import ON_BAD_FILE
 from ganrun.data.labelled_files import LabelledFiles
 from ganrun.data.labels import LabelSet
 from ganrun.data.unaligned import image_files
@@ -37,6 +38,8 @@ class ClassFoldersConfig(DataConfig):
     image_size: int = limit(128, ge=1)  # ... resized to this
     flip: bool = True  # random left-right flip (train split only)
     channels: int = limit(3, choices=[1, 3])  # 3: RGB; 1: greyscale
+    # an unreadable image: stop with its path, or skip it (the next readable one instead)
+    on_bad_file: str = limit("stop", choices=ON_BAD_FILE)
     limit: int = limit(0, ge=0)  # use only N images of the split (a fixed draw); 0 uses all
 
     def label_sets(self) -> list[LabelSet]:
@@ -86,4 +89,4 @@ def load_class_folders(cfg: ClassFoldersConfig, split: str) -> LabelledFiles:
         files, labels = [files[i] for i in keep], [labels[i] for i in keep]
     return LabelledFiles(files, torch.tensor(labels, dtype=torch.long), crop_size=cfg.crop_size,
                          image_size=cfg.image_size, flip=cfg.flip and split == "train",
-                         channels=cfg.channels, source="data.root")
+                         channels=cfg.channels, on_bad_file=cfg.on_bad_file)

@@ -5,6 +5,8 @@ size and checksum must match the archive's registration (``ganrun_register_archi
 plugin publishes the archives it knows) before anything is unpacked. It unpacks into a
 temporary folder beside the target, which is then renamed into place in one step, so a
 failure (network, checksum, a damaged archive, Ctrl-C) never leaves a half-unpacked folder.
+A kill (SIGKILL, a power cut) skips the clean-up; the next download of the same archive
+removes those leftovers (``.NAME.*.part``, ``.NAME.*.tmp``) first.
 
 ``GANRUN_DATA_MIRROR``: a base URL to fetch archives from instead of their publishers
 (``$GANRUN_DATA_MIRROR/<the archive's file name>``); sizes and checksums are still checked.
@@ -14,7 +16,9 @@ from __future__ import annotations
 import hashlib
 import http.client
 import os
+import re
 import shutil
+import sys
 import tarfile
 import tempfile
 import urllib.error
@@ -69,6 +73,8 @@ def download(spec: ArchiveSpec, root: str | os.PathLike, *, progress: bool = Tru
     A complete folder already there is kept as it is (nothing is fetched)."""
     root = Path(root).expanduser()
     target = root / spec.folder
+    if root.is_dir():
+        remove_leftovers(spec, root)
     if target.exists():
         missing = missing_parts(spec, target)
         if not missing:
@@ -84,6 +90,27 @@ def download(spec: ArchiveSpec, root: str | os.PathLike, *, progress: bool = Tru
     finally:
         Path(tmp).unlink(missing_ok=True)
     return target
+
+
+def remove_leftovers(spec: ArchiveSpec, root: Path) -> int:
+    """Remove what a killed download of ``spec`` left in ``root``: the ``.NAME.xxxx.part``
+    files and ``.NAME.xxxx.tmp`` staging folders a SIGKILL keeps from being cleaned up.
+    Says how many on stderr; returns that number."""
+    stale = re.compile(rf"\.{re.escape(spec.name)}\.[a-z0-9_]+\.(part|tmp)")  # mkstemp's names
+    removed = 0
+    for path in [p for p in root.iterdir() if stale.fullmatch(p.name)]:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            try:
+                path.unlink(missing_ok=True)
+            except OSError:  # not ours to remove: left, and not counted
+                continue
+        removed += not path.exists()
+    if removed:
+        print(f"ganrun: {spec.name}: removed {removed} leftover(s) of an interrupted download "
+              f"from {root}", file=sys.stderr)
+    return removed
 
 
 def _fetch(spec: ArchiveSpec, url: str, dest: Path, progress: bool) -> None:

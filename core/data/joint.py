@@ -81,6 +81,11 @@ class JointDataset(Dataset):
     def __len__(self) -> int:
         return max(len(p) for p in self.parts)
 
+    @property
+    def skipped(self) -> int:
+        """Unreadable image files skipped so far, over every part (``data.on_bad_file``)."""
+        return sum(getattr(p, "skipped", 0) for p in self.parts)
+
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         return {k: v[0] for k, v in self.__getitems__([i]).items()}
 
@@ -113,4 +118,7 @@ def load_joint(cfg: JointConfig, split: str,
             datasets.append(load(part, split))
         if not len(datasets[-1]):
             raise UserError(f"data.{name}: its {split} split holds no images")
+        bad = getattr(datasets[-1], "bad_files", None)  # read later, outside ``within``
+        if bad is not None:  # so a bad file is blamed on data.NAME.root, not data.root
+            bad.source = f"data.{name}.{bad.source.removeprefix('data.')}"
     return JointDataset(datasets, train=split == "train")

@@ -18,7 +18,8 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 from ganrun.data.arrays import to_unit_range
-from ganrun.errors import UserError
+from ganrun.data.bad_files import BadFiles
+from ganrun.images import open_decoded
 
 
 def center_crop(image: Image.Image, size: int) -> Image.Image:
@@ -36,15 +37,15 @@ def center_crop(image: Image.Image, size: int) -> Image.Image:
 def stargan_image(path: str | Path, crop_size: int, image_size: int, flip: bool,
                   channels: int = 3) -> torch.Tensor:
     """One file -> ``C x image_size x image_size`` in [-1, 1]: flipped left-right with
-    probability 1/2 when ``flip``, centre-cropped to ``crop_size``, resized (bilinear)."""
-    with Image.open(path) as im:
-        im = im.convert("RGB" if channels == 3 else "L")
-        if flip and torch.rand(1).item() < 0.5:
-            im = im.transpose(Image.FLIP_LEFT_RIGHT)
-        im = center_crop(im, crop_size)
-        if im.size != (image_size, image_size):
-            im = im.resize((image_size, image_size), Image.BILINEAR)
-        pixels = np.asarray(im)
+    probability 1/2 when ``flip``, centre-cropped to ``crop_size``, resized (bilinear).
+    A file that cannot be decoded in full raises :class:`ganrun.images.UnreadableImage`."""
+    im = open_decoded(path, "RGB" if channels == 3 else "L")
+    if flip and torch.rand(1).item() < 0.5:
+        im = im.transpose(Image.FLIP_LEFT_RIGHT)
+    im = center_crop(im, crop_size)
+    if im.size != (image_size, image_size):
+        im = im.resize((image_size, image_size), Image.BILINEAR)
+    pixels = np.asarray(im)
     if pixels.ndim == 2:
         pixels = pixels[..., None]
     return to_unit_range(pixels).permute(2, 0, 1).contiguous()
@@ -54,25 +55,32 @@ class LabelledFiles(Dataset):
     """``{"image": C x S x S in [-1, 1], "label": ...}`` for each file, read when asked for.
 
     ``labels``: ``N x K`` 0/1 floats (multi-label) or ``N`` class indices (single-label);
-    the default collate stacks them into the batch layouts of :mod:`ganrun.data.labels`."""
+    the default collate stacks them into the batch layouts of :mod:`ganrun.data.labels`.
+    An unreadable file stops with its path, or under ``on_bad_file="skip"`` gives way to the
+    next readable file and its label (:mod:`ganrun.data.bad_files`)."""
 
     def __init__(self, files: Sequence[Path], labels: torch.Tensor, *, crop_size: int,
-                 image_size: int, flip: bool, channels: int = 3, source: str = ""):
+                 image_size: int, flip: bool, channels: int = 3, source: str = "data.root",
+                 on_bad_file: str = "stop"):
         if len(files) != len(labels):
             raise ValueError("files and labels differ in length")
         self.files = list(files)
         self.labels = labels
         self.crop_size, self.image_size = crop_size, image_size
         self.flip, self.channels = flip, channels
-        self.source = source  # the recipe key a missing file is blamed on, e.g. data.root
+        self.bad_files = BadFiles(on_bad_file, source)  # source: the key a bad file is blamed on
 
     def __len__(self) -> int:
         return len(self.files)
 
+    @property
+    def skipped(self) -> int:
+        """Unreadable files skipped so far (``data.on_bad_file: skip``)."""
+        return self.bad_files.skipped
+
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
-        path = self.files[i]
-        try:
-            image = stargan_image(path, self.crop_size, self.image_size, self.flip, self.channels)
-        except FileNotFoundError:
-            raise UserError(f"{self.source}: image file '{path}' not found") from None
-        return {"image": image, "label": self.labels[i]}
+        j, image = self.bad_files.read(self.files, i, self._read)
+        return {"image": image, "label": self.labels[j]}
+
+    def _read(self, path: Path) -> torch.Tensor:
+        return stargan_image(path, self.crop_size, self.image_size, self.flip, self.channels)

@@ -17,6 +17,7 @@ from typing import Optional
 import torch
 from torch.utils.data import Dataset
 
+from ganrun.data.bad_files import ON_BAD_FILE, BadFiles
 from ganrun.errors import UserError
 from ganrun.images import IMAGE_SUFFIXES, read_image
 from ganrun.schema import DataConfig, limit
@@ -34,6 +35,8 @@ class UnalignedConfig(DataConfig):
     crop_size: int = limit(256, ge=1)  # ... then cropped to crop_size x crop_size
     flip: bool = True  # random left-right flip (train split only)
     channels: int = limit(3, choices=[1, 3])  # 3: RGB; 1: greyscale
+    # an unreadable image: stop with its path, or skip it (the next readable one instead)
+    on_bad_file: str = limit("stop", choices=ON_BAD_FILE)
     limit: int = limit(0, ge=0)  # use only the first N images of each domain; 0 uses all
 
 
@@ -54,14 +57,21 @@ class UnalignedFolders(Dataset):
         self.channels = cfg.channels
         self.train = train
         self.flip = cfg.flip and train
+        self.bad_files = BadFiles(cfg.on_bad_file)
 
     def __len__(self) -> int:
         return max(len(self.files_a), len(self.files_b))
 
+    @property
+    def skipped(self) -> int:
+        """Unreadable files skipped so far (``data.on_bad_file: skip``)."""
+        return self.bad_files.skipped
+
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         j = random_index(len(self.files_b)) if self.train else i % len(self.files_b)
-        a = self.files_a[i % len(self.files_a)]
-        return {"A": self.load(a), "B": self.load(self.files_b[j])}
+        _, a = self.bad_files.read(self.files_a, i % len(self.files_a), self.load)
+        _, b = self.bad_files.read(self.files_b, j, self.load)
+        return {"A": a, "B": b}
 
     def load(self, path: Path) -> torch.Tensor:
         """One file -> ``C x crop_size x crop_size`` in [-1, 1], with the split's transforms."""

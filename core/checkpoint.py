@@ -1,33 +1,45 @@
 """Checkpoint I/O: atomic save and load of a run's whole state; generator export.
 
 Checkpoints hold only tensors, numbers, strings and containers, so they load with
-``torch.load(weights_only=True)``: loading never runs code. Exported generators are
-safetensors files whose metadata carries the recipe they were trained with.
+``torch.load(weights_only=True)``: loading never runs code. A checkpoint file is a magic
+line, the SHA-256 of its payload and the payload (``torch.save``'s bytes), so a truncated
+or corrupt file is told from a good one before anything is unpickled. Exported generators
+are safetensors files whose metadata carries the recipe they were trained with, in one key,
+so the same weights and recipe always give the same bytes.
 """
 from __future__ import annotations
 
+import errno
+import hashlib
+import io
+import json
 import os
 import random
+import shutil
+import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 from torch import nn
 
-from ganrun.errors import UserError
+from ganrun.errors import ResourceError, UserError
 
 CHECKPOINT_FORMAT = "ganrun-checkpoint/1"
+CHECKPOINT_MAGIC = b"ganrun-checkpoint/2 sha256\n"  # then 32 digest bytes, then the payload
 CHECKPOINT_DIR = "checkpoints"  # inside a run folder
 GENERATOR_DIR = "generator"  # inside a run folder, and the run's MLflow artifact folder
 GENERATOR_FORMAT = "ganrun-generator/1"
+GENERATOR_META_KEY = "ganrun"  # the one metadata key: safetensors orders several at random
 
 
-def atomic_write(path: Path, write) -> Path:
-    """Call ``write(tmp_path)`` then rename over ``path``: a kill never leaves half a file."""
+def atomic_write(path: Path, write: Callable[[str], Any]) -> Path:
+    """Call ``write(tmp_path)`` then rename over ``path`` and sync the folder: a kill or a
+    power cut never leaves half a file, and a failed write removes its temporary file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
@@ -40,7 +52,28 @@ def atomic_write(path: Path, write) -> Path:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)  # the rename itself reaches the disk
+    finally:
+        os.close(folder)
     return path
+
+
+def write_file(path: Path, write: Callable[[str], Any], size: int, what: str) -> Path:
+    """:func:`atomic_write`, turning a full disk into one line: what, and the space needed."""
+    try:
+        return atomic_write(path, write)
+    except OSError as e:
+        if e.errno != errno.ENOSPC:
+            raise
+        free = shutil.disk_usage(path.parent).free
+        raise ResourceError(f"{path}: no space left on the device for the {what}: it needs "
+                            f"{_mb(size)}, {_mb(free)} free; nothing was overwritten") from None
+
+
+def _mb(size: int) -> str:
+    return f"{size / 1e6:.1f} MB"
 
 
 # ------------------------------------------------------------------ RNG state
@@ -78,41 +111,94 @@ def _to_tuples(x):
 
 # ------------------------------------------------------------------ checkpoints
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
-    """Write ``state`` (plus the format marker) atomically to ``path``."""
-    payload = {"format": CHECKPOINT_FORMAT, **state}
-    return atomic_write(Path(path), lambda tmp: torch.save(payload, tmp))
+    """Write ``state`` (plus the format marker) atomically to ``path``, with its checksum."""
+    buffer = io.BytesIO()
+    torch.save({"format": CHECKPOINT_FORMAT, **state}, buffer)
+    payload = buffer.getbuffer()
+    digest = hashlib.sha256(payload).digest()
+
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as f:
+            f.write(CHECKPOINT_MAGIC)
+            f.write(digest)
+            f.write(payload)
+
+    return write_file(Path(path), write, len(CHECKPOINT_MAGIC) + len(digest) + len(payload),
+                      "checkpoint")
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """A checkpoint's state, after its checksum is verified; never runs code (weights only).
+    Files written before checksums (a plain ``torch.save``) load too."""
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        data = Path(path).read_bytes()
+    except OSError as e:
+        raise UserError(f"{path}: unreadable checkpoint ({e.strerror or type(e).__name__})") from None
+    if data.startswith(CHECKPOINT_MAGIC):
+        start = len(CHECKPOINT_MAGIC) + 32
+        digest, payload = data[len(CHECKPOINT_MAGIC):start], memoryview(data)[start:]
+        if len(data) < start or hashlib.sha256(payload).digest() != digest:
+            raise UserError(f"{path}: corrupt or truncated checkpoint (checksum mismatch)")
+        source: Any = io.BytesIO(payload)
+    else:
+        source = io.BytesIO(data)
+    try:
+        state = torch.load(source, map_location="cpu", weights_only=True)
     except Exception as e:
-        raise UserError(f"{path}: not a readable ganrun checkpoint ({type(e).__name__})") from None
+        reason = str(e).strip().splitlines()[0][:200] if str(e).strip() else ""
+        raise UserError(f"{path}: not a readable ganrun checkpoint ({type(e).__name__}"
+                        f"{': ' + reason if reason else ''})") from None
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise UserError(f"{path}: not a ganrun checkpoint")
     return state
 
 
-def checkpoint_name(epoch: int) -> str:
-    return f"ckpt-epoch{epoch:04d}.pt"
+def checkpoint_name(epoch: int, step: int | None = None) -> str:
+    """``ckpt-epoch0003.pt`` at the end of epoch 3; ``ckpt-epoch0003-step000000123.pt`` after
+    step 123, inside epoch 3. Names sort in the order the run wrote them."""
+    return f"ckpt-epoch{epoch:04d}.pt" if step is None else f"ckpt-epoch{epoch:04d}-step{step:09d}.pt"
+
+
+def checkpoints(folder: str | Path) -> list[Path]:
+    """The checkpoints in ``folder``, oldest first (temporary files of a killed write ignored)."""
+    return sorted(Path(folder).glob("ckpt-epoch*.pt"))
 
 
 def latest_checkpoint(folder: str | Path) -> Path | None:
-    """The checkpoint of the highest epoch in ``folder`` (temp files of a killed write ignored)."""
-    found = sorted(Path(folder).glob("ckpt-epoch*.pt"))
+    """The newest checkpoint in ``folder``, readable or not."""
+    found = checkpoints(folder)
     return found[-1] if found else None
+
+
+def resume_point(folder: str | Path) -> tuple[Path, dict[str, Any]] | None:
+    """The newest checkpoint in ``folder`` that loads, and its state. A corrupt or truncated
+    one is skipped with a one-line warning; none at all is None; none readable is an error."""
+    found = checkpoints(folder)
+    for path in reversed(found):
+        try:
+            return path, load_checkpoint(path)
+        except UserError as e:
+            print(f"ganrun: warning: skipping checkpoint {path.name}: "
+                  f"{str(e).removeprefix(f'{path}: ')}", file=sys.stderr)
+    if found:
+        raise UserError(f"{folder}: none of its {len(found)} checkpoints is readable; "
+                        f"start the run again without --resume")
+    return None
 
 
 # ------------------------------------------------------------------ generators
 def export_generator(path: str | Path, generator: nn.Module, recipe_yaml: str, network: str,
                      role: str = "generator") -> Path:
-    """Save ``generator``'s weights as safetensors, the recipe in the file's metadata.
+    """Save ``generator``'s weights as safetensors, the recipe in the file's metadata; the
+    same weights and recipe give the same bytes.
 
     ``role`` (``generator`` or ``discriminator``) says which role hook rebuilds the network
     when the file is loaded (a classifier is built as a discriminator)."""
     tensors = {k: v.detach().cpu().contiguous() for k, v in generator.state_dict().items()}
     meta = {"format": GENERATOR_FORMAT, "network": network, "recipe": recipe_yaml, "role": role}
-    return atomic_write(Path(path), lambda tmp: save_file(tensors, tmp, metadata=meta))
+    data = save(tensors, metadata={GENERATOR_META_KEY: json.dumps(meta, sort_keys=True)})
+    return write_file(Path(path), lambda tmp: Path(tmp).write_bytes(data), len(data),
+                      f"{network} export")
 
 
 def read_generator_meta(path: str | Path) -> dict[str, str]:
@@ -125,7 +211,12 @@ def read_generator_meta(path: str | Path) -> dict[str, str]:
             meta = f.metadata() or {}
     except (SafetensorError, OSError, ValueError) as e:
         raise UserError(f"{path}: not a ganrun generator ({type(e).__name__})") from None
-    if meta.get("format") != GENERATOR_FORMAT:
+    if GENERATOR_META_KEY in meta:  # one key since byte-stable exports; before, one per field
+        try:
+            meta = json.loads(meta[GENERATOR_META_KEY])
+        except ValueError:
+            meta = {}
+    if not isinstance(meta, dict) or meta.get("format") != GENERATOR_FORMAT:
         raise UserError(f"{path}: not a ganrun generator (no '{GENERATOR_FORMAT}' metadata)")
     return meta
 

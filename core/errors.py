@@ -10,3 +10,9 @@ class UserError(Exception):
 class PluginError(UserError):
     """A plugin failed to import or broke a hook's contract; the message names it."""
 
+
+
+class ResourceError(UserError):
+    """The machine lacks what the run needs to go on (disk space): one line, exit code 1."""
+
+    exit_code = 1

@@ -17,6 +17,7 @@ from PIL import Image
 from safetensors.torch import load_file
 
 from tests.conftest import RECIPES, train_once
+from ganrun.checkpoint import load_checkpoint
 from ganrun.cli import main
 
 TINY = f"""\
@@ -86,7 +87,7 @@ def test_kill_mid_epoch_then_resume_gives_the_uninterrupted_weights(trained, tmp
     (run_dir,) = (tmp_path / "runs" / "tiny").iterdir()
     assert sorted(p.name for p in (run_dir / "checkpoints").glob("*.pt")) == [
         "ckpt-epoch0001.pt", "ckpt-epoch0002.pt"]
-    state = torch.load(run_dir / "checkpoints" / "ckpt-epoch0002.pt", weights_only=True)
+    state = load_checkpoint(run_dir / "checkpoints" / "ckpt-epoch0002.pt")
     extra = state["trainer"]["extra"]
     assert len(extra["pools"]["fakeA"]["images"]) == 4  # the pools are saved, full
     assert state["trainer"]["schedulers"]["gen"]["last_epoch"] == 2

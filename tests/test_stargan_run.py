@@ -16,6 +16,7 @@ import torch
 from PIL import Image
 from safetensors.torch import load_file
 
+from ganrun.checkpoint import load_checkpoint
 from ganrun.cli import main
 from tests.conftest import RECIPES, train_once
 
@@ -87,7 +88,7 @@ def test_kill_mid_epoch_then_resume_gives_the_uninterrupted_weights(trained, tmp
     killed = ganrun(["tiny.yaml", "track.enabled=false"], tmp_path, GANRUN_PLUGINS="killer")
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     (run_dir,) = (tmp_path / "runs" / "tiny").iterdir()
-    state = torch.load(run_dir / "checkpoints" / "ckpt-epoch0002.pt", weights_only=True)
+    state = load_checkpoint(run_dir / "checkpoints" / "ckpt-epoch0002.pt")
     assert state["trainer"]["extra"]["iteration"] == 12  # the critic phase: 12 % n_critic
     assert state["trainer"]["schedulers"]["G"]["last_epoch"] == 12  # stepped per iteration
 

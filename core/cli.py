@@ -131,12 +131,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     except UserError:
         if run.step == 0:  # bad input found as the run started: the one-line error only
             raise
-        _report(run, time.time() - started, args.summary_json)
+        _report(run, time.time() - started, args.summary_json, args.recipe)
         raise
     except BaseException:
-        _report(run, time.time() - started, args.summary_json)
+        _report(run, time.time() - started, args.summary_json, args.recipe)
         raise
-    _report(run, time.time() - started, args.summary_json)
+    _report(run, time.time() - started, args.summary_json, args.recipe)
     if run.stop_reason:
         print(f"ganrun: stopped: {run.stop_reason}", file=sys.stderr)
     return run.exit_code
@@ -154,13 +154,15 @@ def _next_step(run) -> str | None:
     return f"  sample: ganrun sample {run.generator_path} --n 16 --seed 0 --out samples.png"
 
 
-def _report(run, seconds: float, summary_json: str | None) -> None:
+def _report(run, seconds: float, summary_json: str | None, recipe: str) -> None:
     lines = [f"run {run.status} after {run.epoch} epoch(s), {seconds:.0f} s",
              f"  output dir: {run.output_dir}"]
     lines += [f"  {k}: {v}" for k, v in run.summary.items()]
     next_step = _next_step(run) if run.generator_path else None
     if next_step:
         lines.append(next_step)
+    if run.status in ("KILLED", "FAILED") and run.step:
+        lines.append(f"  resume: ganrun {recipe} --resume {run.output_dir}")
     print("\n".join(lines), file=sys.stderr if run.status != "FINISHED" else sys.stdout)
     if summary_json:
         summary = {"run_id": run.id, "output_dir": str(run.output_dir), "status": run.status,
@@ -257,7 +259,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             if command is not None:
                 return command(argv[1:])
             argv.insert(0, "train")
-        args = parser.parse_args(argv)
+        args, extra = parser.parse_known_args(argv)
+        if args.command == "train":  # overrides after the options: `RECIPE --resume latest K=V`
+            args.overrides += [x for x in extra if "=" in x and not x.startswith("-")]
+            extra = [x for x in extra if x not in args.overrides]
+        if extra:
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
         if args.command is None:
             parser.print_help(sys.stderr)
             return 2

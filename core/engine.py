@@ -1,36 +1,34 @@
 """The loop: recipe in, networks from the role hooks, epochs of ``train_step``, hooks out.
 
 The engine knows no method, tracker or file format by name. Grids, checkpoints, progress
-bars and tracking are lifecycle plugins; a method only writes ``train_step``.
+bars and tracking are lifecycle plugins; a method only writes ``train_step``. The run's
+state (:meth:`Run.state_dict`) is whole at every step boundary: the trainer, every RNG,
+the position inside the epoch, and the state each plugin keeps, so a checkpoint taken
+after any step resumes exactly.
 """
 from __future__ import annotations
 
 import json
 import random
-import signal
 import time
 import uuid
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from ganrun.checkpoint import (CHECKPOINT_DIR, latest_checkpoint, load_checkpoint, rng_state,
-                               set_rng_state)
+from ganrun.checkpoint import CHECKPOINT_DIR, resume_point, rng_state, set_rng_state
 from ganrun.errors import PluginError, UserError
 from ganrun.recipe import to_yaml
 from ganrun.registry import Registry
 from ganrun.runs import RECIPE_FILE, RUN_INFO, read_info
+from ganrun.sampler import EpochBatches
+from ganrun.signals import signal_name, stop_on_signals
 from ganrun.trainer import Trainer
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, handled like Ctrl-C: the run ends KILLED, its plugins told."""
 
 
 @dataclass
@@ -52,12 +50,16 @@ class Run:
     trainer: Trainer
     hook: Any  # the plugin manager's hook relay, for plugins that call further hooks
     registry: Registry  # registered methods, datasets, evaluators
-    data_rng: torch.Generator
+    sampler: EpochBatches  # the epochs' batch order, resumable inside an epoch
     loader: Any  # iterable of batches (dicts of tensors)
     steps_per_epoch: int
     id: str | None = None
     epoch: int = 0  # epochs completed
     step: int = 0  # steps completed
+    batch: int = 0  # batches done in the epoch in progress
+    epoch_sums: dict[str, float] = field(default_factory=dict)  # its losses so far, summed
+    signal: int | None = None  # SIGTERM or SIGINT received: the run stops after this step
+    plugin_state: dict[str, Any] = field(default_factory=dict)  # from a checkpoint, for run start
     resumed: bool = False
     status: str = "RUNNING"
     metrics: dict[str, float] = field(default_factory=dict)  # the last epoch's metrics
@@ -73,21 +75,34 @@ class Run:
         self.stop_reason, self.status, self.exit_code = reason, status, exit_code
 
     def state_dict(self) -> dict[str, Any]:
-        """The whole state needed to continue this run exactly: what a checkpoint holds."""
+        """The whole state needed to continue this run exactly: what a checkpoint holds.
+        Taken at a step boundary, inside an epoch or at its end."""
+        plugins: dict[str, Any] = {}
+        for part in self.hook.ganrun_save_state(run=self):
+            plugins.update(part or {})
         return {
             "epoch": self.epoch,
             "step": self.step,
+            "batch": self.batch,
+            "epoch_sums": dict(self.epoch_sums),
             "run_id": self.id,
             "trainer": self.trainer.state_dict(),
             "rng": rng_state(),
-            "data_rng": self.data_rng.get_state(),
+            "data": self.sampler.state_dict(self.batch),
+            "plugins": plugins,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.epoch, self.step = int(state["epoch"]), int(state["step"])
+        self.batch = int(state.get("batch", 0))
+        self.epoch_sums = dict(state.get("epoch_sums", {}))
         self.trainer.load_state_dict(state["trainer"])
         set_rng_state(state["rng"])
-        self.data_rng.set_state(state["data_rng"])
+        if "data" in state:
+            self.sampler.load_state_dict(state["data"])
+        else:  # written before step checkpoints: always at an epoch's end
+            self.sampler.generator.set_state(state["data_rng"])
+        self.plugin_state = dict(state.get("plugins", {}))
 
     def write_info(self) -> None:
         info = {"id": self.id, "status": self.status, "name": self.recipe.name,
@@ -143,10 +158,12 @@ def build_trainer(recipe: Any, pm: Any, registry: Registry, device: torch.device
     return trainer
 
 
-def make_loader(dataset: Any, recipe: Any, rng: torch.Generator) -> DataLoader:
-    return DataLoader(dataset, batch_size=recipe.train.batch_size, shuffle=True, generator=rng,
-                      drop_last=recipe.train.drop_last,
-                      collate_fn=getattr(dataset, "collate", None))
+def make_loader(dataset: Any, sampler: EpochBatches) -> DataLoader:
+    # A DataLoader draws a worker seed as each epoch starts, from its ``generator`` or else
+    # from torch's global RNG; a throwaway one keeps that draw out of the run's streams (a
+    # run resumed inside an epoch starts that epoch's iterator a second time).
+    return DataLoader(dataset, batch_sampler=sampler, collate_fn=getattr(dataset, "collate", None),
+                      generator=torch.Generator().manual_seed(0))
 
 
 def new_run_dir(recipe: Any) -> Path:
@@ -154,22 +171,6 @@ def new_run_dir(recipe: Any) -> Path:
     path = Path(recipe.output.dir) / recipe.name / f"{stamp}-{uuid.uuid4().hex[:6]}"
     path.mkdir(parents=True, exist_ok=False)
     return path.resolve()
-
-
-@contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    def handler(signum, frame):
-        raise Terminated()
-
-    try:
-        previous = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread: leave signals alone
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def prepare(recipe: Any, pm: Any, registry: Registry, resume_dir: str | Path | None = None) -> Run:
@@ -186,19 +187,21 @@ def prepare(recipe: Any, pm: Any, registry: Registry, resume_dir: str | Path | N
         raise UserError(f"train.batch_size: {recipe.train.batch_size} is larger than the "
                         f"training set ({len(dataset)} images of '{recipe.data.name}')")
     trainer = build_trainer(recipe, pm, registry, device)
-    data_rng = torch.Generator().manual_seed(recipe.train.seed)
-    loader = make_loader(dataset, recipe, data_rng)
+    sampler = EpochBatches(len(dataset), recipe.train.batch_size, recipe.train.drop_last,
+                           torch.Generator().manual_seed(recipe.train.seed))
+    loader = make_loader(dataset, sampler)
     trainer.prepare(len(loader), recipe.train.epochs)
     out = Path(resume_dir).resolve() if resume_dir else new_run_dir(recipe)
     run = Run(recipe=recipe, recipe_yaml=to_yaml(recipe), output_dir=out, trainer=trainer,
-              hook=pm.hook, registry=registry, data_rng=data_rng, loader=loader, steps_per_epoch=len(loader),
+              hook=pm.hook, registry=registry, sampler=sampler, loader=loader,
+              steps_per_epoch=len(loader),
               plugin_versions={r.name: f"{r.distribution} {r.version}"
                                for r in getattr(pm, "records", [])})
     if resume_dir:
         run.id = read_info(out).get("id")
-        ckpt = latest_checkpoint(out / CHECKPOINT_DIR)
-        if ckpt is not None:
-            run.load_state_dict(load_checkpoint(ckpt))
+        found = resume_point(out / CHECKPOINT_DIR)
+        if found is not None:
+            run.load_state_dict(found[1])
         run.resumed = True
     (out / RECIPE_FILE).write_text(run.recipe_yaml)
     return run
@@ -212,10 +215,11 @@ def execute(run: Run) -> Run:
     run.status = "RUNNING"
     run.write_info()
     try:
-        with sigterm_as_interrupt():
+        with stop_on_signals(run):
             state = rng_state()  # plugins set up (build evaluators, ...) without moving the
             hook.ganrun_run_start(run=run)  # training's RNGs: a resumed run continues the
-            set_rng_state(state)  # stream its checkpoint saved, as an uninterrupted one does
+            hook.ganrun_load_state(run=run, state=run.plugin_state)  # stream its checkpoint
+            set_rng_state(state)  # saved, as an uninterrupted one does
             run.id = run.id or uuid.uuid4().hex
             run.write_info()
             for epoch in range(run.epoch + 1, recipe.train.epochs + 1):
@@ -223,6 +227,8 @@ def execute(run: Run) -> Run:
                     break
             else:
                 run.status = "FINISHED"
+            if run.status == "FINISHED":
+                hook.ganrun_export(run=run)
     except KeyboardInterrupt as e:
         run.status, error = "KILLED", e
     except Exception as e:
@@ -240,19 +246,22 @@ def train_epoch(run: Run, epoch: int, device: torch.device) -> bool:
     hook, trainer = run.hook, run.trainer
     trainer.train(True)
     hook.ganrun_epoch_start(run=run, epoch=epoch, steps=run.steps_per_epoch)
-    sums: dict[str, float] = {}
+    sums = run.epoch_sums  # a run resumed inside this epoch carries its first steps' sums
     started = time.perf_counter()
-    for batch in run.loader:
+    for batch in run.loader:  # from the batch after ``run.batch`` on a resume
         batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
         losses = {k: float(v) for k, v in trainer.train_step(batch).items()}
         run.step += 1
+        run.batch += 1
         for k, v in losses.items():
             sums[k] = sums.get(k, 0.0) + v
+        if run.signal is not None:  # the plugins (a checkpoint among them) see the stop
+            run.request_stop(f"{signal_name(run.signal)} received", "KILLED", 128 + run.signal)
         hook.ganrun_step_end(run=run, losses=losses)
         if run.stop_reason:
             return True
     trainer.end_epoch(epoch)
-    run.epoch = epoch
+    run.epoch, run.batch, run.epoch_sums = epoch, 0, {}
     steps = max(1, run.steps_per_epoch)
     report = EpochReport(epoch, {f"epoch/{k}": v / steps for k, v in sums.items()})
     report.metrics["time/epoch_seconds"] = time.perf_counter() - started

@@ -282,8 +282,36 @@ def ganrun_epoch_end(run: Run, report: EpochReport) -> None:
 
 
 @hookspec
+def ganrun_save_state(run: Run) -> dict[str, Any] | None:
+    """A checkpoint is being taken (at a step boundary): return the state this plugin needs
+    to continue exactly after a resume, as ``{KEY: state}`` with a KEY of its own (its
+    name), or None when it keeps none.
+
+    The state must load with ``torch.load(weights_only=True)``: tensors, numbers, strings,
+    None, and lists, tuples and dicts of them. Health monitors save their windows here; a
+    tracker flushes what it has buffered, so the checkpoint never runs ahead of the record.
+    """
+
+
+@hookspec
+def ganrun_load_state(run: Run, state: dict[str, Any]) -> None:
+    """Right after ``ganrun_run_start`` of a resumed run: ``state`` holds what every plugin
+    returned from ``ganrun_save_state`` for the checkpoint being resumed (``{}`` for a new
+    run, or a checkpoint without it). Take your KEY's part, if present."""
+
+
+@hookspec
 def ganrun_checkpoint_saved(run: Run, path: str, epoch: int) -> None:
-    """A complete checkpoint of the whole run state was written atomically to ``path``."""
+    """A complete checkpoint of the whole run state was written atomically to ``path``:
+    at the end of epoch ``epoch``, or inside epoch ``epoch + 1`` after step ``run.step``."""
+
+
+@hookspec
+def ganrun_export(run: Run) -> None:
+    """The run finished training: write what the user takes away (the checkpointing plugin
+    exports each network of ``run.trainer.exports()`` as safetensors and sets
+    ``run.generator_path``). An exception here (a full disk) ends the run FAILED, its
+    checkpoints intact."""
 
 
 @hookspec

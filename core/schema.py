@@ -31,7 +31,9 @@ class TrainConfig:
     seed: int = limit(0, ge=0)
     device: str = "cpu"  # cpu, cuda, cuda:N, or auto
     checkpoint_every: int = limit(15, ge=0)  # epochs; 0: only at the end
-    keep_checkpoints: int = limit(0, ge=0)  # 0 keeps all
+    checkpoint_every_steps: int = limit(0, ge=0)  # also inside epochs, every N steps; 0: no
+    checkpoint_every_minutes: float = limit(30.0, ge=0.0)  # and after N minutes; 0: no
+    keep_checkpoints: int = limit(0, ge=0)  # the newest N, pruned once a new one is on disk; 0: all
     drop_last: bool = False
     threads: int = limit(0, ge=0)  # torch CPU threads; 0 leaves torch's default
     log_every: int = limit(1, ge=1)  # steps between logged step losses

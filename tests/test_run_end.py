@@ -60,7 +60,7 @@ def _sigterm(run, losses):
 
 def test_sigterm_marks_the_run_killed(tiny_recipe, workdir, monkeypatch):
     install(monkeypatch, "terminating_plugin", ganrun_step_end=_sigterm)
-    assert main([str(tiny_recipe())]) == 130
+    assert main([str(tiny_recipe())]) == 143  # 128 + SIGTERM, after the next step
     assert only_run(workdir).info.status == "KILLED"
 
 

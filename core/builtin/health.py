@@ -60,6 +60,29 @@ def ganrun_run_start(run):
 
 
 @hookimpl
+def ganrun_save_state(run):
+    """The monitors' windows and alarms, and the weights the parameter change compares with."""
+    monitor = _monitors.get(id(run))
+    if monitor is None:
+        return None
+    return {"health": {"monitor": monitor.state_dict(), "status": run.tags.get("health.status"),
+                       "alarms": run.tags.get("health.alarms"),
+                       "params": dict(_params.get(id(run), {}))}}
+
+
+@hookimpl
+def ganrun_load_state(run, state):
+    monitor, saved = _monitors.get(id(run)), state.get("health")
+    if monitor is None or saved is None:
+        return
+    monitor.load_state_dict(saved["monitor"])
+    _params[id(run)] = dict(saved["params"])
+    for tag in ("status", "alarms"):
+        if saved[tag] is not None:
+            run.tags[f"health.{tag}"] = saved[tag]
+
+
+@hookimpl
 def ganrun_step_end(run, losses):
     monitor = _monitors.get(id(run))
     if monitor is None:

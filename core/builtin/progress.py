@@ -16,7 +16,8 @@ def _fmt(values: dict[str, float]) -> dict[str, str]:
 
 @hookimpl
 def ganrun_epoch_start(run, epoch, steps):
-    _bars[id(run)] = tqdm(total=steps, desc=f"epoch {epoch}/{run.recipe.train.epochs}",
+    _bars[id(run)] = tqdm(total=steps, initial=run.batch,  # a run resumed inside the epoch
+                          desc=f"epoch {epoch}/{run.recipe.train.epochs}",
                           unit="step", file=sys.stderr, dynamic_ncols=True, leave=True,
                           mininterval=0.1 if sys.stderr.isatty() else 10.0)
 

@@ -200,6 +200,14 @@ def ganrun_epoch_end(run, report):
 
 
 @hookimpl
+def ganrun_save_state(run):
+    """Before a checkpoint: send the buffered step values, so the record is never behind it."""
+    tracked = _runs.get(id(run))
+    if tracked is not None:
+        tracked.flush()
+
+
+@hookimpl
 def ganrun_checkpoint_saved(run, path, epoch):
     tracked = _runs.get(id(run))
     if tracked is not None:

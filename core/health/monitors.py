@@ -20,7 +20,7 @@ fed is not judged. :class:`HealthMonitor` holds them all, built from a
 """
 from __future__ import annotations
 
-from typing import Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from ganrun.health.alarms import FAILED, Alarm, status_code, status_of
 from ganrun.health.base import Monitor, Values
@@ -29,6 +29,7 @@ from ganrun.health.collapse import (CoverageFalling, EvalMonitor, FIDRising, Low
 from ganrun.health.config import HealthConfig
 from ganrun.health.convergence import (DiscriminatorWins, GeneratorLossRising, GradientNorms,
                                        NonFinite, SaturatedScores, StepMonitor)
+from ganrun.health.state import decode, encode, load_monitor_state, monitor_state
 
 
 STEP_MONITORS: tuple[type[StepMonitor], ...] = (
@@ -82,6 +83,17 @@ class HealthMonitor:
     @property
     def should_stop(self) -> bool:
         return self.config.on_failure == "stop" and self.status == FAILED
+
+    def state_dict(self) -> dict[str, Any]:
+        """Every monitor's windows, episodes and counters, and the alarms raised so far."""
+        return {"monitors": {m.name: monitor_state(m) for m in self.monitors},
+                "alarms": encode(self.alarms)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        for m in self.monitors:
+            if m.name in state["monitors"]:
+                load_monitor_state(m, state["monitors"][m.name])
+        self.alarms = decode(state["alarms"])
 
     def statistics(self) -> dict[str, float]:
         """Numbers worth logging as metrics, prefixed ``health/``: window means, the G-loss

@@ -14,10 +14,12 @@ import hashlib
 import io
 import json
 import os
+import pickle
 import random
 import shutil
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any, Callable
 
@@ -143,7 +145,13 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     else:
         source = io.BytesIO(data)
     try:
-        state = torch.load(source, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns of pickle protocols it did not write
+            warnings.simplefilter("ignore")
+            state = torch.load(source, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:  # torch's text advises weights_only=False: not ours
+        found = str(e).partition("WeightsUnpickler error:")[2].split("Check the documentation")[0]
+        raise UserError(f"{path}: refused: it holds more than tensors and plain data, and "
+                        f"loading it could run code ({' '.join(found.split())[:160]})") from None
     except Exception as e:
         reason = str(e).strip().splitlines()[0][:200] if str(e).strip() else ""
         raise UserError(f"{path}: not a readable ganrun checkpoint ({type(e).__name__}"

@@ -321,3 +321,31 @@ def test_config_limits_and_structured_schema():
     cfg = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(HealthConfig),
                                               {"disc_loss_min": None, "on_failure": "stop"}))
     assert cfg.disc_loss_min is None and cfg.on_failure == "stop"
+
+
+def test_a_resumed_monitor_judges_as_an_uninterrupted_one(tmp_path):
+    # the G-loss ramp of the test above, the run checkpointed and resumed in mid-ramp
+    from ganrun.checkpoint import load_checkpoint, save_checkpoint
+
+    n = WARMUP + 3 * WINDOW
+    gen = np.full(n, 0.7)
+    ramp = slice(WARMUP + WINDOW, WARMUP + 2 * WINDOW)
+    gen[ramp] = np.linspace(0.7, 5.0, WINDOW)
+    gen[ramp.stop:] = 5.0
+    gen = gen + np.random.default_rng(0).normal(0, 0.15, n)
+    steps = with_losses(healthy(4, n), gen=gen)
+    cut = ramp.start + WINDOW // 3
+    whole = HealthMonitor()
+    feed(whole, steps)
+    before = HealthMonitor()
+    feed(before, steps[:cut])
+    save_checkpoint(tmp_path / "c.pt", {"health": before.state_dict()})  # weights-only I/O
+    resumed = HealthMonitor()
+    resumed.load_state_dict(load_checkpoint(tmp_path / "c.pt")["health"])
+    feed(resumed, steps[cut:], start=cut + 1)
+    assert [a.line() for a in resumed.alarms] == [a.line() for a in whole.alarms]
+    assert len(whole.alarms) >= 1
+    assert resumed.statistics() == whole.statistics()
+    refilled = HealthMonitor()  # what a resume did before monitors were checkpointed
+    feed(refilled, steps[cut:], start=cut + 1)
+    assert [a.line() for a in refilled.alarms] != [a.line() for a in whole.alarms]

@@ -225,3 +225,29 @@ def test_the_same_weights_and_recipe_export_the_same_bytes(tmp_path):
                               env={**os.environ, "PYTHONHASHSEED": seed})
         assert done.returncode == 0, done.stderr
         assert (tmp_path / "b" / "G.safetensors").read_bytes() == a.read_bytes()
+
+
+def test_a_checkpoint_after_every_n_minutes_inside_epochs(tmp_path, monkeypatch):
+    import types
+
+    import ganrun.builtin.checkpointing as checkpointing
+    from ganrun import hookimpl
+
+    clock = [0.0]  # each step takes 25 s of this clock: 60 s pass during steps 3, 6, 9
+    monkeypatch.setattr(checkpointing, "time", types.SimpleNamespace(monotonic=lambda: clock[0]))
+    saved = []
+    module = types.ModuleType("slow_steps")
+    module.ganrun_step_end = hookimpl(tryfirst=True)(
+        lambda run, losses: clock.__setitem__(0, 25.0 * run.step))
+    module.ganrun_checkpoint_saved = hookimpl(lambda run, path, epoch: saved.append(Path(path).name))
+    monkeypatch.setitem(sys.modules, "slow_steps", module)
+    monkeypatch.setenv("GANRUN_PLUGINS", "slow_steps")
+    recipe = tmp_path / "tiny.yaml"  # 3 epochs of 4 steps; epoch checkpoints only at the end
+    recipe.write_text(TINY.format(base=RECIPES / "quickstart.yaml", epochs=3, every=0))
+    monkeypatch.chdir(tmp_path)
+    assert main([recipe.name, "track.enabled=false", "train.checkpoint_every_minutes=1",
+                 "--summary-json", "s.json"]) == 0
+    assert saved == ["ckpt-epoch0001-step000000003.pt", "ckpt-epoch0002-step000000006.pt",
+                     "ckpt-epoch0003-step000000009.pt", "ckpt-epoch0003.pt"]
+    folder = Path(json.loads((tmp_path / "s.json").read_text())["output_dir"]) / "checkpoints"
+    assert [p.name for p in checkpoints(folder)] == saved[-2:]  # older mid-epoch ones pruned

@@ -209,3 +209,22 @@ def test_state_holds_the_iteration_and_the_critic_phase():
     assert not moved(g, again.G)
     again.train_step(celeba_batch())  # iteration 5: the generator's turn
     assert moved(g, again.G)
+
+
+def test_identity_term_is_off_by_default_and_adds_lambda_id_l1_when_set():
+    batch = celeba_batch()
+    x, label = batch["image"], batch["label"]
+    for lambda_id in (0.0, 2.0):
+        trainer = tiny_trainer(lambda_id=lambda_id)
+        layout = trainer.layout
+        c_org = layout.encode(0, label)
+        target = label.flip(0)
+        with torch.no_grad():
+            expected = (x - trainer.G(x, c_org)).abs().mean()  # G as it is before the step
+        out = trainer.generator_step(0, x, target, c_org, layout.encode(0, target))
+        if not lambda_id:  # the official objective: no identity term
+            assert "g_id" not in out
+            continue
+        assert torch.allclose(out["g_id"], expected)  # same ops, same order
+        total = out["g_adv"] + 10 * out["g_rec"] + out["g_cls"] + lambda_id * out["g_id"]
+        assert torch.allclose(out["g_loss"], total)

@@ -20,7 +20,7 @@ which leaves the rate at 99.9% of its start (docs/stargan_vs_cyclegan.md).
 Signals ``train_step`` returns (means over the batch's datasets), for logging and health:
 ``d_loss``; ``w_distance``: the critic's estimate of the Wasserstein distance, mean
 D_src(x) - mean D_src(G(x, c)); ``d_cls``; ``d_gp``; and from the latest generator
-iteration ``g_loss``, ``g_adv``, ``g_cls``, ``g_rec``.
+iteration ``g_loss``, ``g_adv``, ``g_cls``, ``g_rec`` (and ``g_id`` with ``lambda_id``).
 """
 from __future__ import annotations
 
@@ -52,6 +52,8 @@ class StarGANConfig:
     lambda_cls: float = limit(1.0, ge=0.0)
     lambda_rec: float = limit(10.0, ge=0.0)
     lambda_gp: float = limit(10.0, ge=0.0)
+    lambda_id: float = limit(0.0, ge=0.0)  # not StarGAN's: L1(G(x, c_org), x), CycleGAN's
+    #                                        identity term (eq. 6 of Zhu et al.); 0: official
     n_critic: int = limit(5, ge=1)  # D updates per G update
     g_lr: float = limit(1e-4, ge=0.0)
     d_lr: float = limit(1e-4, ge=0.0)
@@ -144,12 +146,16 @@ class StarGANTrainer(Trainer):
             g_cls = self.layout.classification_loss(k, cls, label_trg)
             g_rec = (x - self.G(x_fake, c_org)).abs().mean()
             g_loss = g_adv + c.lambda_rec * g_rec + c.lambda_cls * g_cls
+            out = {"g_adv": g_adv, "g_cls": g_cls, "g_rec": g_rec}
+            if c.lambda_id:
+                out["g_id"] = (x - self.G(x, c_org)).abs().mean()
+                g_loss = g_loss + c.lambda_id * out["g_id"]
             self.optimizers["G"].zero_grad(set_to_none=True)
             g_loss.backward()
             self.optimizers["G"].step()
         finally:
             self.D.requires_grad_(True)
-        return {"g_loss": g_loss, "g_adv": g_adv, "g_cls": g_cls, "g_rec": g_rec}
+        return {"g_loss": g_loss, **out}
 
     def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         parts = batch_parts(batch)

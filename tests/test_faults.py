@@ -216,7 +216,7 @@ def test_the_same_weights_and_recipe_export_the_same_bytes(tmp_path):
     recipe = "method: x\nmodel: {a: 1}\n"
     a = export_generator(tmp_path / "a" / "G.safetensors", net, recipe, "G")
     code = (f"import torch\nfrom ganrun.checkpoint import export_generator\n"
-            f"net = torch.nn.Linear(3, 2)\nnet.load_state_dict(torch.load({str(tmp_path / 'w.pt')!r}))\n"
+            f"net = torch.nn.Linear(3, 2)\nnet.load_state_dict(torch.load({str(tmp_path / 'w.pt')!r}, weights_only=True))\n"
             f"export_generator(__import__('pathlib').Path({str(tmp_path / 'b' / 'G.safetensors')!r}),"
             f" net, {recipe!r}, 'G')\n")
     torch.save(net.state_dict(), tmp_path / "w.pt")

@@ -165,14 +165,20 @@ def test_saturated_scores_warn():
     assert 250 < alarms[0].step < 400
 
 
-def test_generator_loss_ramp_warns_once():
+def ramp_steps() -> tuple[list[dict], slice]:
+    """Healthy steps whose G loss ramps from 0.7 to 5.0 over one window (noise sd 0.15)."""
     n = WARMUP + 3 * WINDOW
     gen = np.full(n, 0.7)
     ramp = slice(WARMUP + WINDOW, WARMUP + 2 * WINDOW)
     gen[ramp] = np.linspace(0.7, 5.0, WINDOW)
     gen[ramp.stop:] = 5.0
     gen = gen + np.random.default_rng(0).normal(0, 0.15, n)
-    alarms = feed(GeneratorLossRising(HealthConfig()), with_losses(healthy(4, n), gen=gen))
+    return with_losses(healthy(4, n), gen=gen), ramp
+
+
+def test_generator_loss_ramp_warns_once():
+    steps, ramp = ramp_steps()
+    alarms = feed(GeneratorLossRising(HealthConfig()), steps)
     assert len(alarms) == 1
     a = alarms[0]
     assert a.severity == "warning" and a.evidence["rise"] > 0.5 and a.evidence["p_value"] < 1e-3
@@ -327,13 +333,7 @@ def test_a_resumed_monitor_judges_as_an_uninterrupted_one(tmp_path):
     # the G-loss ramp of the test above, the run checkpointed and resumed in mid-ramp
     from ganrun.checkpoint import load_checkpoint, save_checkpoint
 
-    n = WARMUP + 3 * WINDOW
-    gen = np.full(n, 0.7)
-    ramp = slice(WARMUP + WINDOW, WARMUP + 2 * WINDOW)
-    gen[ramp] = np.linspace(0.7, 5.0, WINDOW)
-    gen[ramp.stop:] = 5.0
-    gen = gen + np.random.default_rng(0).normal(0, 0.15, n)
-    steps = with_losses(healthy(4, n), gen=gen)
+    steps, ramp = ramp_steps()
     cut = ramp.start + WINDOW // 3
     whole = HealthMonitor()
     feed(whole, steps)

@@ -1,6 +1,6 @@
 """``celeba``: CelebA's aligned faces and their 40 binary attributes, in StarGAN's layout.
 
-As the official ``data_loader.py`` (yunjey/stargan, class ``CelebA``): the attribute file
+As the reference ``data_loader.py`` of Choi et al. 2018 (class ``CelebA``): the attribute file
 (``list_attr_celeba.txt``) holds the image count on its first line, the attribute names on
 its second, then one line per image: its file name and a 1 or -1 per attribute. The image
 lines are shuffled with seed 1234; the first ``test_count`` form the test split, the rest

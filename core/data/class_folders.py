@@ -1,6 +1,6 @@
 """``class_folders``: single-label images in one folder per class, RaFD's layout in StarGAN.
 
-As the official ``data_loader.py`` (yunjey/stargan) reads RaFD, with torchvision's
+As the reference ``data_loader.py`` of Choi et al. 2018 reads RaFD, with torchvision's
 ``ImageFolder`` on ``root/train`` or ``root/test``: each sub-folder is a class, the classes
 are the sorted folder names, an image's label is its folder's index, and the images go
 through StarGAN's transform (:mod:`ganrun.data.labelled_files`). ``classes`` may name the

@@ -1,7 +1,7 @@
 """Image files with a label each, read lazily the way StarGAN reads CelebA and RaFD.
 
-The official ``data_loader.py`` (yunjey/stargan, ``get_loader``) transforms every image with
-``RandomHorizontalFlip`` (train only), ``CenterCrop(crop_size)``, ``Resize(image_size)``,
+The reference code of Choi et al. 2018 (``data_loader.py``, ``get_loader``) transforms each
+image with ``RandomHorizontalFlip`` (train only), ``CenterCrop(crop_size)``, ``Resize(image_size)``,
 ``ToTensor``, ``Normalize(0.5, 0.5)``. This module does the same with Pillow alone (no
 torchvision): the flip draws from torch's global RNG as torchvision's does, the crop is
 torchvision's (black padding where the image is smaller), the resize is Pillow's bilinear
@@ -34,8 +34,8 @@ def center_crop(image: Image.Image, size: int) -> Image.Image:
     return image.crop((left, top, left + size, top + size))  # Pillow fills outside with black
 
 
-def stargan_image(path: str | Path, crop_size: int, image_size: int, flip: bool,
-                  channels: int = 3) -> torch.Tensor:
+def crop_resize_image(path: str | Path, crop_size: int, image_size: int, flip: bool,
+                      channels: int = 3) -> torch.Tensor:
     """One file -> ``C x image_size x image_size`` in [-1, 1]: flipped left-right with
     probability 1/2 when ``flip``, centre-cropped to ``crop_size``, resized (bilinear).
     A file that cannot be decoded in full raises :class:`ganrun.images.UnreadableImage`."""
@@ -83,4 +83,4 @@ class LabelledFiles(Dataset):
         return {"image": image, "label": self.labels[j]}
 
     def _read(self, path: Path) -> torch.Tensor:
-        return stargan_image(path, self.crop_size, self.image_size, self.flip, self.channels)
+        return crop_resize_image(path, self.crop_size, self.image_size, self.flip, self.channels)

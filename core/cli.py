@@ -124,20 +124,27 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.resume:
         resume_dir = find_run(args.resume, recipe)
         recipe = load_run_recipe(resume_dir, args.overrides, registry=registry)
+    from ganrun import distributed
+
     started = time.time()
-    run = engine.prepare(recipe, pm, registry, resume_dir)
     try:
-        engine.execute(run)
-    except UserError:
-        if run.step == 0:  # bad input found as the run started: the one-line error only
+        run = engine.prepare(recipe, pm, registry, resume_dir)
+        report = (lambda: _report(run, time.time() - started, args.summary_json, args.recipe)) \
+            if run.is_main else (lambda: None)  # under torchrun, rank 0 speaks for the run
+        try:
+            engine.execute(run)
+        except UserError:
+            if run.step == 0:  # bad input found as the run started: the one-line error only
+                raise
+            report()
             raise
-        _report(run, time.time() - started, args.summary_json, args.recipe)
-        raise
-    except BaseException:
-        _report(run, time.time() - started, args.summary_json, args.recipe)
-        raise
-    _report(run, time.time() - started, args.summary_json, args.recipe)
-    if run.stop_reason:
+        except BaseException:
+            report()
+            raise
+        report()
+    finally:
+        distributed.stop()
+    if run.stop_reason and run.is_main:
         print(f"ganrun: stopped: {run.stop_reason}", file=sys.stderr)
     return run.exit_code
 

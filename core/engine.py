@@ -5,10 +5,15 @@ bars and tracking are lifecycle plugins; a method only writes ``train_step``. Th
 state (:meth:`Run.state_dict`) is whole at every step boundary: the trainer, every RNG,
 the position inside the epoch, and the state each plugin keeps, so a checkpoint taken
 after any step resumes exactly.
+
+Under torchrun every rank runs this loop on its shard of each batch (core/distributed.py);
+the lifecycle hooks run on rank 0 (:func:`ganrun.plugins.lifecycle_hooks`), and the ranks
+agree after each step on its losses and on whether to stop.
 """
 from __future__ import annotations
 
 import json
+import sys
 import random
 import time
 import uuid
@@ -21,12 +26,17 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from ganrun import distributed
 from ganrun.checkpoint import CHECKPOINT_DIR, resume_point, rng_state, set_rng_state
+from ganrun.device import check_train_options, move_batch, prepare_network, resolve_device
+from ganrun.distributed import SINGLE, Ranks
 from ganrun.errors import PluginError, UserError
+from ganrun.plugins import lifecycle_hooks
+from ganrun.precision import Precision, native_bf16
 from ganrun.recipe import to_yaml
 from ganrun.registry import Registry
 from ganrun.runs import RECIPE_FILE, RUN_INFO, read_info
-from ganrun.sampler import EpochBatches
+from ganrun.sampler import EpochBatches, ShardedBatches
 from ganrun.signals import signal_name, stop_on_signals
 from ganrun.trainer import Trainer
 
@@ -50,7 +60,7 @@ class Run:
     trainer: Trainer
     hook: Any  # the plugin manager's hook relay, for plugins that call further hooks
     registry: Registry  # registered methods, datasets, evaluators
-    sampler: EpochBatches  # the epochs' batch order, resumable inside an epoch
+    sampler: EpochBatches | ShardedBatches  # the epochs' batch order, resumable inside an epoch
     loader: Any  # iterable of batches (dicts of tensors)
     steps_per_epoch: int
     id: str | None = None
@@ -69,6 +79,12 @@ class Run:
     generator_path: str | None = None
     stop_reason: str | None = None
     exit_code: int = 0
+    ranks: Ranks = SINGLE  # this process's rank among torchrun's processes
+
+    @property
+    def is_main(self) -> bool:
+        """Rank 0 (or the only process): the one that writes files and tracks."""
+        return self.ranks.is_main
 
     def request_stop(self, reason: str, status: str = "FAILED", exit_code: int = 3) -> None:
         """Ask the engine to end the run after the current step (health monitors)."""
@@ -105,28 +121,25 @@ class Run:
         self.plugin_state = dict(state.get("plugins", {}))
 
     def write_info(self) -> None:
+        if not self.is_main:
+            return
         info = {"id": self.id, "status": self.status, "name": self.recipe.name,
                 "experiment": self.recipe.track.experiment or self.recipe.name,
                 "epoch": self.epoch, "epochs": self.recipe.train.epochs}
         (self.output_dir / RUN_INFO).write_text(json.dumps(info, indent=2))
 
 
-def resolve_device(spec: str) -> torch.device:
-    if spec == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(spec)
-    except RuntimeError:
-        raise UserError(f"train.device: '{spec}' is not a device (cpu, cuda, cuda:N, auto)") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise UserError(f"train.device: '{spec}' asked for, but this machine has no CUDA device")
-    return device
-
-
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+
+
+def seed_rank(seed: int, ranks: Ranks, step: int) -> None:
+    """Ranks other than 0 draw their own noise, dropout masks and pool choices: seeded from
+    the run's seed, the rank and the step (rank 0 keeps the stream a checkpoint restores)."""
+    if ranks.rank:
+        seed_everything((seed * 1_000_003 + ranks.rank * 7919 + step) % 2**31)
 
 
 def build_trainer(recipe: Any, pm: Any, registry: Registry, device: torch.device) -> Trainer:
@@ -148,7 +161,7 @@ def build_trainer(recipe: Any, pm: Any, registry: Registry, device: torch.device
             if not isinstance(net, nn.Module):
                 raise PluginError(f"ganrun_make_{role}(name='{name}') for '{recipe.method}' "
                                   f"returned {type(net).__name__}, not a torch.nn.Module")
-            nets[role][name] = net.to(device)
+            nets[role][name] = prepare_network(net, recipe.train, device)
     losses = ask("losses")
     trainer = ask("trainer", generators=nets["generator"], discriminators=nets["discriminator"],
                   losses=losses, device=device)
@@ -175,26 +188,46 @@ def new_run_dir(recipe: Any) -> Path:
 
 def prepare(recipe: Any, pm: Any, registry: Registry, resume_dir: str | Path | None = None) -> Run:
     """Build everything a run needs; on resume, load the latest checkpoint of ``resume_dir``."""
-    if recipe.train.threads:
-        torch.set_num_threads(recipe.train.threads)
-    device = resolve_device(recipe.train.device)
+    train = recipe.train
+    if train.threads:
+        torch.set_num_threads(train.threads)
+    ranks = distributed.from_env()
+    device = resolve_device(train.device, ranks)
+    check_train_options(train, device)
+    if train.batch_size % ranks.world_size:
+        raise UserError(f"train.batch_size: {train.batch_size} (the global batch) does not "
+                        f"split evenly over {ranks.world_size} processes")
+    if train.precision == "bf16" and not native_bf16(device):
+        print(f"ganrun: warning: train.precision: bf16 on a {device.type} without native bf16 "
+              f"is emulated, and slower than fp32", file=sys.stderr)
     pm.hook.ganrun_check_run(recipe=recipe)
-    seed_everything(recipe.train.seed)
+    seed_everything(train.seed)
     dataset = registry.dataset(recipe.data.name).load(recipe.data, "train")
     if len(dataset) == 0:
         raise UserError(f"data.name: dataset '{recipe.data.name}' is empty")
-    if recipe.train.batch_size > len(dataset):  # before any network or batch is allocated
-        raise UserError(f"train.batch_size: {recipe.train.batch_size} is larger than the "
+    if train.batch_size > len(dataset):  # before any network or batch is allocated
+        raise UserError(f"train.batch_size: {train.batch_size} is larger than the "
                         f"training set ({len(dataset)} images of '{recipe.data.name}')")
+    distributed.start(ranks, device)
     trainer = build_trainer(recipe, pm, registry, device)
-    sampler = EpochBatches(len(dataset), recipe.train.batch_size, recipe.train.drop_last,
-                           torch.Generator().manual_seed(recipe.train.seed))
+    trainer.precision = Precision(train.precision, device)
+    distributed.broadcast_state(trainer.networks.values())  # rank 0's initial weights
+    sampler: EpochBatches | ShardedBatches
+    if ranks.active:
+        sampler = ShardedBatches(len(dataset), train.batch_size, train.drop_last, train.seed,
+                                 ranks.rank, ranks.world_size)
+    else:
+        sampler = EpochBatches(len(dataset), train.batch_size, train.drop_last,
+                               torch.Generator().manual_seed(train.seed))
     loader = make_loader(dataset, sampler)
-    trainer.prepare(len(loader), recipe.train.epochs)
-    out = Path(resume_dir).resolve() if resume_dir else new_run_dir(recipe)
+    trainer.prepare(len(loader), train.epochs)
+    if resume_dir:
+        out = Path(resume_dir).resolve()
+    else:  # rank 0 names the run folder
+        out = distributed.broadcast_object(new_run_dir(recipe) if ranks.is_main else None)
     run = Run(recipe=recipe, recipe_yaml=to_yaml(recipe), output_dir=out, trainer=trainer,
-              hook=pm.hook, registry=registry, sampler=sampler, loader=loader,
-              steps_per_epoch=len(loader),
+              hook=lifecycle_hooks(pm, ranks.is_main), registry=registry, sampler=sampler,
+              loader=loader, steps_per_epoch=len(loader), ranks=ranks,
               plugin_versions={r.name: f"{r.distribution} {r.version}"
                                for r in getattr(pm, "records", [])})
     if resume_dir:
@@ -203,7 +236,9 @@ def prepare(recipe: Any, pm: Any, registry: Registry, resume_dir: str | Path | N
         if found is not None:
             run.load_state_dict(found[1])
         run.resumed = True
-    (out / RECIPE_FILE).write_text(run.recipe_yaml)
+    seed_rank(train.seed, ranks, run.step)
+    if ranks.is_main:
+        (out / RECIPE_FILE).write_text(run.recipe_yaml)
     return run
 
 
@@ -248,19 +283,30 @@ def train_epoch(run: Run, epoch: int, device: torch.device) -> bool:
     hook.ganrun_epoch_start(run=run, epoch=epoch, steps=run.steps_per_epoch)
     sums = run.epoch_sums  # a run resumed inside this epoch carries its first steps' sums
     started = time.perf_counter()
+    channels_last = run.recipe.train.channels_last
     for batch in run.loader:  # from the batch after ``run.batch`` on a resume
-        batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
-        losses = {k: float(v) for k, v in trainer.train_step(batch).items()}
+        batch = move_batch(batch, device, channels_last)
+        with trainer.precision.autocast():
+            out = trainer.train_step(batch)
+        trainer.end_step()
+        losses = {k: float(v) for k, v in out.items()}
         run.step += 1
         run.batch += 1
+        if run.ranks.active:  # the global batch's losses; a signal to one rank stops all
+            losses, run.signal = distributed.agree_on_step(losses, run.signal, device)
         for k, v in losses.items():
             sums[k] = sums.get(k, 0.0) + v
         if run.signal is not None:  # the plugins (a checkpoint among them) see the stop
             run.request_stop(f"{signal_name(run.signal)} received", "KILLED", 128 + run.signal)
         hook.ganrun_step_end(run=run, losses=losses)
-        if run.stop_reason:
+        if agree_on_stop(run, device):
             return True
     trainer.end_epoch(epoch)
+    if run.ranks.active:  # rank 0's BatchNorm statistics everywhere; equal weights checked
+        distributed.broadcast_state(trainer.networks.values(), buffers_only=True)
+        distributed.check_identical(trainer.networks.values())
+        run.summary["processes"] = (f"{run.ranks.world_size} ({torch.distributed.get_backend()}); "
+                                    f"weights bit-identical on every rank at epoch {epoch}")
     run.epoch, run.batch, run.epoch_sums = epoch, 0, {}
     steps = max(1, run.steps_per_epoch)
     report = EpochReport(epoch, {f"epoch/{k}": v / steps for k, v in sums.items()})
@@ -268,4 +314,19 @@ def train_epoch(run: Run, epoch: int, device: torch.device) -> bool:
     hook.ganrun_epoch_end(run=run, report=report)
     run.metrics = dict(report.metrics)
     run.write_info()
-    return bool(run.stop_reason)
+    return agree_on_stop(run, device)
+
+
+def agree_on_stop(run: Run, device: torch.device) -> bool:
+    """Whether the run stops here; under torchrun, on every rank when one asks (rank 0's
+    health alarm, a failure, a signal), with that rank's status and exit code."""
+    if not run.ranks.active:
+        return bool(run.stop_reason)
+    mine = (run.status, run.exit_code) if run.stop_reason else None
+    first = distributed.agree_on_stop(mine, device)
+    if first is None:
+        return False
+    rank, status, code = first
+    if not run.stop_reason:
+        run.request_stop(f"rank {rank} stopped the run", status, code)
+    return True

@@ -19,6 +19,12 @@ Three kinds of hook:
   (say, a spectral-norm discriminator for an existing method) and leave the rest;
 * **lifecycle hooks** are called on every plugin while a run trains. Tracking, sample grids,
   checkpoints and progress bars are themselves plugins on these hooks.
+
+Under ``torchrun`` every process builds the networks through the role hooks, but the
+lifecycle hooks run on rank 0 alone (``run.is_main``), so one process writes the files and
+the tracking. A plugin that must run on every rank sets ``ganrun_every_rank = True`` at
+module level and checks ``run.is_main`` before it writes anything. ``losses`` in
+``ganrun_step_end`` are then the global batch's: the mean over the ranks.
 """
 from __future__ import annotations
 
@@ -185,7 +191,12 @@ def ganrun_make_trainer(
     The trainer owns its optimisers and schedulers, implements ``train_step(batch)``
     returning its losses, and ``preview()`` returning the images of the epoch's grid. It
     never writes its own loop, checkpoints, logs or progress bars: the engine and the
-    lifecycle plugins do.
+    lifecycle plugins do. It takes gradients with ``self.backward(loss)`` or
+    ``self.grads(loss, params)`` and steps with ``self.step(name)``, never
+    ``optimizer.step()`` directly: then the same step runs in mixed precision and under
+    torchrun, its gradients averaged over the ranks. ``train.batch_size`` is the global
+    batch; a trainer that draws its own batch (noise) draws
+    ``ganrun.distributed.local_batch(train.batch_size)``.
     """
 
 

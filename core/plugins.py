@@ -86,3 +86,24 @@ def get_plugin_manager() -> PluginManager:
     pm.load_entry_points()
     pm.load_env_plugins(os.environ.get(ENV_VAR, ""))
     return pm
+
+
+EVERY_RANK = "ganrun_every_rank"  # a plugin module's flag: call its lifecycle hooks on every rank
+
+
+class RankHooks:
+    """The lifecycle hook relay of a rank other than 0 under torchrun: only plugins that set
+    ``ganrun_every_rank = True`` are called (they check ``run.is_main`` before writing);
+    the rest (checkpoints, grids, tracking, progress, evaluation, health) run on rank 0."""
+
+    def __init__(self, pm: pluggy.PluginManager):
+        self._pm = pm
+        self._skip = [p for p in pm.get_plugins() if not getattr(p, EVERY_RANK, False)]
+
+    def __getattr__(self, name: str):
+        return self._pm.subset_hook_caller(name, remove_plugins=self._skip)
+
+
+def lifecycle_hooks(pm: pluggy.PluginManager, is_main: bool):
+    """The hook relay the engine calls lifecycle hooks through on this rank."""
+    return pm.hook if is_main else RankHooks(pm)

@@ -27,7 +27,7 @@ class DataConfig:
 @dataclass
 class TrainConfig:
     epochs: int = limit(50, ge=1)
-    batch_size: int = limit(256, ge=1)
+    batch_size: int = limit(256, ge=1)  # the global batch: under torchrun, split over the ranks
     seed: int = limit(0, ge=0)
     device: str = "cpu"  # cpu, cuda, cuda:N, or auto
     checkpoint_every: int = limit(15, ge=0)  # epochs; 0: only at the end
@@ -37,6 +37,12 @@ class TrainConfig:
     drop_last: bool = False
     threads: int = limit(0, ge=0)  # torch CPU threads; 0 leaves torch's default
     log_every: int = limit(1, ge=1)  # steps between logged step losses
+    # fp32, or automatic mixed precision: bf16 (CUDA; CPUs with AVX512-BF16 or AMX), fp16
+    # (with a gradient scaler)
+    precision: str = limit("fp32", choices=("fp32", "bf16", "fp16"))
+    channels_last: bool = False  # NHWC memory format for networks and image batches
+    compile: bool = False  # torch.compile every network (slow first steps, then faster)
+    sync_batchnorm: bool = False  # under torchrun on CUDA: BatchNorm statistics over all ranks
 
 
 @dataclass

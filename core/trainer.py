@@ -1,10 +1,13 @@
 """The base of a method's trainer: what the engine needs from a method, and no loop."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 import torch
 from torch import nn
+
+from ganrun import distributed
+from ganrun.precision import Precision
 
 
 class Trainer:
@@ -15,6 +18,12 @@ class Trainer:
     ``state_dict()`` for checkpoints. Everything a run needs to continue exactly where it
     stopped must be in ``state_dict()``: networks, optimisers, schedulers, and the method's
     own extra state (``extra_state()``: image pools, fixed noise, counters).
+
+    Gradients go through three helpers, so that one method runs unchanged in fp32 or mixed
+    precision, in one process or several: ``self.backward(loss)`` (or ``self.grads(loss,
+    params)`` for a step that takes gradients with ``torch.autograd.grad``, assigned to
+    ``p.grad``), then ``self.step(name)`` for the optimiser ``name``: it averages that
+    optimiser's gradients over the ranks and steps (through the fp16 gradient scaler).
     """
 
     def __init__(self, generators: dict[str, nn.Module], discriminators: dict[str, nn.Module],
@@ -24,6 +33,7 @@ class Trainer:
         self.device = device
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
         self.schedulers: dict[str, Any] = {}
+        self.precision = Precision()  # the engine sets the recipe's (train.precision)
 
     @property
     def networks(self) -> dict[str, nn.Module]:
@@ -43,6 +53,31 @@ class Trainer:
         and the signals a health monitor reads (e.g. ``d_real``/``d_fake``: D(x), D(G(z));
         ``grad_G``: the gradient norm)."""
         raise NotImplementedError
+
+    # ---------------------------------------------------------------- gradients
+    def backward(self, loss: torch.Tensor, retain_graph: bool = False) -> None:
+        """``loss.backward()``, scaled for fp16, outside autocast."""
+        with self.precision.full():
+            self.precision.scale(loss).backward(retain_graph=retain_graph)
+
+    def grads(self, loss: torch.Tensor, params: Sequence[torch.Tensor],
+              retain_graph: bool = False) -> tuple[torch.Tensor, ...]:
+        """``torch.autograd.grad(loss, params)``, scaled for fp16 like :meth:`backward`; the
+        caller assigns them to ``p.grad`` before :meth:`step`."""
+        with self.precision.full():
+            return torch.autograd.grad(self.precision.scale(loss), params,
+                                       retain_graph=retain_graph)
+
+    def step(self, name: str) -> None:
+        """Step optimiser ``name``: its gradients averaged over the ranks first (one
+        process: nothing to average), then unscaled and checked under fp16."""
+        opt = self.optimizers[name]
+        distributed.average_gradients(p for group in opt.param_groups for p in group["params"])
+        self.precision.step(opt)
+
+    def end_step(self) -> None:
+        """Called by the engine after each ``train_step``: the fp16 scale's update."""
+        self.precision.update()
 
     def preview(self) -> tuple[torch.Tensor, int]:
         """Images for this epoch's grid (N x C x H x W in [-1, 1]) and the grid's row length."""
@@ -79,6 +114,7 @@ class Trainer:
             "optimizers": {k: v.state_dict() for k, v in self.optimizers.items()},
             "schedulers": {k: v.state_dict() for k, v in self.schedulers.items()},
             "extra": self.extra_state(),
+            "precision": self.precision.state_dict(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -89,3 +125,4 @@ class Trainer:
             for k, v in state[group].items():
                 mine[k].load_state_dict(v)
         self.load_extra_state(state["extra"])
+        self.precision.load_state_dict(state.get("precision", {}))

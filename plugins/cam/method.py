@@ -78,8 +78,8 @@ class CAMTrainer(Trainer):
         loss = self.loss(logits, batch["label"])
         opt = self.optimizers[CLASSIFIER]
         opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        self.backward(loss)
+        self.step(CLASSIFIER)
         self.schedulers[CLASSIFIER].step()
         return {"loss": loss.detach(),
                 "acc": (logits.detach().argmax(1) == batch["label"]).float().mean()}

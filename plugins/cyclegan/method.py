@@ -130,15 +130,15 @@ class CycleGANTrainer(Trainer):
         self.optimizers["gen"].zero_grad(set_to_none=True)
         terms, fakeA, fakeB = self.generator_losses(realA, realB)
         gen = sum(terms.values())
-        gen.backward()
-        self.optimizers["gen"].step()
+        self.backward(gen)
+        self.step("gen")
 
         set_requires_grad(discs, True)
         self.optimizers["disc"].zero_grad(set_to_none=True)
         discA = self.discriminator_loss(self.discA, realA, self.pools["fakeA"].query(fakeA))
         discB = self.discriminator_loss(self.discB, realB, self.pools["fakeB"].query(fakeB))
-        (discA + discB).backward()
-        self.optimizers["disc"].step()
+        self.backward(discA + discB)
+        self.step("disc")
         return {"gen": gen.detach(), "disc": (discA + discB).detach(), "disc_A": discA.detach(),
                 "disc_B": discB.detach(), **{k: v.detach() for k, v in terms.items()}}
 

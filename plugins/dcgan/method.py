@@ -3,7 +3,7 @@
 The step is the tutorial's ``train_step``: one forward pass of G and D, both losses from
 it, both gradients taken before either optimiser steps (the two ``GradientTape``s), then
 both Adam updates. Noise is a full ``train.batch_size`` batch even when the last real
-batch is smaller, as in the tutorial.
+batch is smaller, as in the tutorial (under torchrun, each rank's share of it).
 """
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from typing import Any, List
 import torch
 from torch import nn
 
+from ganrun.distributed import local_batch
 from ganrun.init import init_glorot
 from ganrun.losses import LOSSES, AdversarialLoss, get_loss
 from ganrun.schema import limit
@@ -85,7 +86,7 @@ class DCGANTrainer(Trainer):
         self.cfg: DCGANConfig = recipe.model
         self.G, self.D = generators["G"], discriminators["D"]
         self.loss = losses["adversarial"]
-        self.noise_batch = recipe.train.batch_size
+        self.noise_batch = local_batch(recipe.train.batch_size)  # this rank's share
         self.optimizers = {"G": adam(self.G, self.cfg.lr_g, self.cfg),
                            "D": adam(self.D, self.cfg.lr_d, self.cfg)}
         seeds = torch.Generator().manual_seed(recipe.train.seed)
@@ -111,13 +112,13 @@ class DCGANTrainer(Trainer):
         g_loss = self.loss.g(fake_out)
         d_loss = self.loss.d_real(real_out) + self.loss.d_fake(fake_out)  # the tutorial sums
         g_params, d_params = list(self.G.parameters()), list(self.D.parameters())
-        g_grads = torch.autograd.grad(g_loss, g_params, retain_graph=True)
-        d_grads = torch.autograd.grad(d_loss, d_params)
+        g_grads = self.grads(g_loss, g_params, retain_graph=True)
+        d_grads = self.grads(d_loss, d_params)
         for params, grads in ((g_params, g_grads), (d_params, d_grads)):
             for p, g in zip(params, grads):
                 p.grad = g
-        self.optimizers["G"].step()
-        self.optimizers["D"].step()
+        self.step("G")  # the norms below are of these gradients as the steps used them:
+        self.step("D")  # averaged over the ranks, unscaled under fp16
         out = {"gen": g_loss.detach(), "disc": d_loss.detach(),
                "grad_G": global_norm(g_grads), "grad_D": global_norm(d_grads)}
         d_real, d_fake = self.loss.probability(real_out), self.loss.probability(fake_out)

@@ -130,8 +130,8 @@ class StarGANTrainer(Trainer):
         d_gp = gradient_penalty(lambda z: self.D(z)[0], x, x_fake)
         d_loss = d_real + d_fake + c.lambda_cls * d_cls + c.lambda_gp * d_gp
         self.optimizers["D"].zero_grad(set_to_none=True)
-        d_loss.backward()
-        self.optimizers["D"].step()
+        self.backward(d_loss)
+        self.step("D")
         return {"d_loss": d_loss, "w_distance": -(d_real + d_fake), "d_cls": d_cls, "d_gp": d_gp}
 
     def generator_step(self, k: int, x: torch.Tensor, label_trg: torch.Tensor,
@@ -151,8 +151,8 @@ class StarGANTrainer(Trainer):
                 out["g_id"] = (x - self.G(x, c_org)).abs().mean()
                 g_loss = g_loss + c.lambda_id * out["g_id"]
             self.optimizers["G"].zero_grad(set_to_none=True)
-            g_loss.backward()
-            self.optimizers["G"].step()
+            self.backward(g_loss)
+            self.step("G")
         finally:
             self.D.requires_grad_(True)
         return {"g_loss": g_loss, **out}

@@ -122,6 +122,8 @@ class _Tracked:
     down_since: float | None = None  # time.monotonic() of the failure, while failing
     retry_at: float = 0.0
     delay: float = RETRY_FIRST_S
+    reason: str = ""  # why the last try failed
+    refused: bool = False  # ... the store answered with an error about the records
 
     def add(self, key: str, value: float, step: int) -> None:
         if step > self.logged.get(key, -1):
@@ -141,7 +143,9 @@ class _Tracked:
             if not force and time.monotonic() < self.retry_at:
                 box.persist()
                 return
-            if answers(self.uri, PROBE_S) is not None:  # still down: no slow MLflow call
+            reason = answers(self.uri, PROBE_S)
+            if reason is not None:  # still down: no slow MLflow call
+                self.reason = reason
                 self._backoff()
                 box.persist()
                 return
@@ -150,6 +154,7 @@ class _Tracked:
         except Exception as e:
             box.settle()
             if not ob.is_transient(e):
+                self.reason, self.refused = _reason(e), True
                 raise
             self._failed(e)
             return
@@ -157,11 +162,12 @@ class _Tracked:
         self.down_since, self.delay = None, RETRY_FIRST_S
 
     def _failed(self, error: BaseException) -> None:
+        self.reason = _reason(error)
         if self.down_since is None:
             self.down_since = time.monotonic()
-            reason = _reason(error)
-            _say(f"ganrun: tracking store {self.uri} did not take the run's records ({reason}); "
-                 f"they wait in {self.outbox.path} and are sent when it answers again")
+            _say(f"ganrun: tracking store {self.uri} did not take the run's records "
+                 f"({self.reason}); they wait in {self.outbox.path} and are sent when it "
+                 f"answers again")
         self._backoff()
 
     def _backoff(self) -> None:
@@ -224,10 +230,18 @@ def _experiment_id(client: Any, name: str, uri: str) -> str:
     exp = client.get_experiment_by_name(name)
     if exp is not None:
         return exp.experiment_id
+    from mlflow.exceptions import MlflowException
+
     location = None
     if uri.startswith("sqlite:///"):  # artifacts beside the local store, not in the cwd
         location = (Path(uri[len("sqlite:///"):]).parent / "artifacts").as_uri()
-    return client.create_experiment(name, artifact_location=location)
+    try:
+        return client.create_experiment(name, artifact_location=location)
+    except MlflowException:  # runs of a team starting at once: another one created it
+        exp = client.get_experiment_by_name(name)
+        if exp is None:
+            raise
+        return exp.experiment_id
 
 
 def _already_logged(client: Any, run_id: str) -> dict[str, int]:
@@ -352,7 +366,8 @@ def _report_pending(run: Any, tracked: _Tracked) -> None:
     box = tracked.outbox
     if box.records:
         box.persist()
-        _say(f"ganrun: warning: tracking store {tracked.uri} unreachable: "
+        what = "refused the records" if tracked.refused else "unreachable"
+        _say(f"ganrun: warning: tracking store {tracked.uri} {what} ({tracked.reason}): "
              f"{box.counts().describe()} pending in {box.path}; upload them with: "
              f"ganrun sync {run.output_dir}")
     if tracked.sent.gone:
@@ -373,7 +388,11 @@ def _register(client: Any, name: str, run_id: str) -> None:
     try:
         client.get_registered_model(name)
     except MlflowException:
-        client.create_registered_model(name)
+        try:
+            client.create_registered_model(name)
+        except MlflowException as e:  # another run of the team's created it meanwhile
+            if e.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
     if client.search_model_versions(f"name='{name}' and run_id='{run_id}'"):
         return
     source = f"{client.get_run(run_id).info.artifact_uri}/{GENERATOR_DIR}"

@@ -6,22 +6,45 @@ losses are buffered and sent with ``log_batch`` at each epoch's end, never one b
 call per value. A resumed run continues the same MLflow run and skips values it already
 holds, so every step and epoch appears once. However a run ends, its MLflow run is closed
 with the matching status: FINISHED, FAILED or KILLED.
+
+Everything goes through the run's outbox (:mod:`ganrun.tracking_outbox`), so a server that
+stops answering mid-run costs the run nothing: training goes on, what the server did not
+take waits in ``RUN_DIR/tracking/pending.jsonl`` and is sent at a later flush once the
+server answers again (tried after a backoff of 5 s doubling to 60 s, each try first asking
+``/health`` for 2 s, and once more as the run ends). What is still pending when the run
+ends is named in one warning line with the command that uploads it, ``ganrun sync RUN_DIR``.
+The hooks stay thin: a run this plugin does not track (``_runs`` has no entry) costs a
+dictionary lookup per hook.
 """
 from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ganrun import hookimpl
+from ganrun import tracking_outbox as ob
 from ganrun.checkpoint import GENERATOR_DIR
+from ganrun.registry import CommandInfo
 
 STORE_DIR = "mlruns"
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # keep stderr readable
+# MLflow's HTTP client retries a call 7 times with exponential backoff (factor 2) and waits
+# 120 s for each answer: minutes per call against a dead server. ganrun keeps what a server
+# does not take and tries again itself, so one call gives up within seconds (one retry after
+# about 1 s; a hung server: 10 s per attempt). Each can be overridden in the environment.
+HTTP_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1",
+                 "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+                 "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
+for _name, _value in HTTP_DEFAULTS.items():
+    os.environ.setdefault(_name, _value)
 BATCH = 1000  # MLflow's limit of metrics per log_batch call
+RETRY_FIRST_S, RETRY_MAX_S = 5.0, 60.0  # a store that failed is tried again after this backoff
+PROBE_S = 2.0  # ... and only once it answers /health within this
 
 
 def default_uri(cwd: Path | None = None) -> str:
@@ -36,32 +59,40 @@ ANSWER_WITHIN_S = 5.0  # MLflow's own client retries a dead server for minutes
 DATABASE_PORTS = {"postgresql": 5432, "mysql": 3306, "mssql": 1433}
 
 
-def check_server(uri: str, key: str = "track.uri") -> None:
-    """Refuse, in a few seconds, a tracking store on the network that does not answer:
-    an http(s) server must answer ``GET /health`` (any HTTP status counts as an answer), a
-    database server must accept a TCP connection. Local stores (sqlite, file) pass."""
+def answers(uri: str, timeout: float = ANSWER_WITHIN_S) -> str | None:
+    """None when the store at ``uri`` answers within ``timeout`` s, else why not. An http(s)
+    server must answer ``GET /health`` (any HTTP status counts as an answer), a database
+    server must accept a TCP connection. Local stores (sqlite, file) always answer."""
     import socket
     import urllib.error
     import urllib.request
     from urllib.parse import urlsplit
-
-    from ganrun.errors import UserError
 
     parts = urlsplit(uri)
     scheme = parts.scheme.split("+")[0]  # postgresql+psycopg2 -> postgresql
     try:
         if scheme in ("http", "https"):
             try:
-                urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=ANSWER_WITHIN_S).close()
+                urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout).close()
             except urllib.error.HTTPError:
                 pass  # a status, even 404 or 401, is an answer
         elif scheme in DATABASE_PORTS and parts.hostname:
             port = parts.port or DATABASE_PORTS[scheme]
-            socket.create_connection((parts.hostname, port), timeout=ANSWER_WITHIN_S).close()
+            socket.create_connection((parts.hostname, port), timeout=timeout).close()
     except (OSError, ValueError) as e:
-        reason = getattr(e, "reason", None) or e
+        return str(getattr(e, "reason", None) or e)
+    return None
+
+
+def check_server(uri: str, key: str = "track.uri") -> None:
+    """Refuse, in a few seconds, a tracking store on the network that does not answer
+    (:func:`answers`) with a one-line :class:`UserError` naming ``key`` and the uri."""
+    from ganrun.errors import UserError
+
+    reason = answers(uri, ANSWER_WITHIN_S)
+    if reason is not None:
         raise UserError(f"{key}: no tracking server answers at {uri} within "
-                        f"{ANSWER_WITHIN_S:.0f} s ({reason})") from None
+                        f"{ANSWER_WITHIN_S:.0f} s ({reason})")
 
 
 @hookimpl
@@ -70,24 +101,99 @@ def ganrun_check_run(recipe):
         check_server(recipe.track.uri)
 
 
+@hookimpl
+def ganrun_register_commands():
+    from ganrun.builtin import tracking_sync
+
+    return [CommandInfo("sync", tracking_sync.add_arguments, tracking_sync.run,
+                        tracking_sync.__doc__.splitlines()[0])]
+
+
 @dataclass
 class _Tracked:
+    """One tracked run: its MLflow client and run id, its outbox, and the store's health."""
+
     client: Any
     run_id: str
     uri: str
-    buffer: list = field(default_factory=list)
+    outbox: ob.Outbox
     logged: dict[str, int] = field(default_factory=dict)  # key -> last step already stored
+    sent: ob.Counts = field(default_factory=ob.Counts)  # delivered this session (and gone)
+    down_since: float | None = None  # time.monotonic() of the failure, while failing
+    retry_at: float = 0.0
+    delay: float = RETRY_FIRST_S
+    reason: str = ""  # why the last try failed
+    refused: bool = False  # ... the store answered with an error about the records
 
     def add(self, key: str, value: float, step: int) -> None:
         if step > self.logged.get(key, -1):
-            from mlflow.entities import Metric
+            self.outbox.add(ob.metric(key, value, step))
 
-            self.buffer.append(Metric(key, float(value), int(time.time() * 1000), step))
+    def queue(self, record: dict) -> None:
+        self.outbox.add(record)
 
-    def flush(self) -> None:
-        while self.buffer:
-            chunk, self.buffer = self.buffer[:BATCH], self.buffer[BATCH:]
-            self.client.log_batch(self.run_id, metrics=chunk)
+    def flush(self, force: bool = False) -> None:
+        """Send what is pending. While the store fails, keep it in the run folder instead,
+        and try again once the backoff has passed (``force``: now) and ``/health`` answers.
+        A refusal (a bad value: not worth retrying) is raised, the records kept."""
+        box = self.outbox
+        if not box.records:
+            return
+        if self.down_since is not None:
+            if not force and time.monotonic() < self.retry_at:
+                box.persist()
+                return
+            reason = answers(self.uri, PROBE_S)
+            if reason is not None:  # still down: no slow MLflow call
+                self.reason = reason
+                self._backoff()
+                box.persist()
+                return
+        try:
+            ob.replay(box, self.client, self.run_id, _register, self.sent)
+        except Exception as e:
+            box.settle()
+            if not ob.is_transient(e):
+                self.reason, self.refused = _reason(e), True
+                raise
+            self._failed(e)
+            return
+        box.settle()
+        self.down_since, self.delay = None, RETRY_FIRST_S
+
+    def _failed(self, error: BaseException) -> None:
+        self.reason = _reason(error)
+        if self.down_since is None:
+            self.down_since = time.monotonic()
+            _say(f"ganrun: tracking store {self.uri} did not take the run's records "
+                 f"({self.reason}); they wait in {self.outbox.path} and are sent when it "
+                 f"answers again")
+        self._backoff()
+
+    def _backoff(self) -> None:
+        self.retry_at = time.monotonic() + self.delay
+        self.delay = min(2 * self.delay, RETRY_MAX_S)
+
+
+def _reason(error: BaseException) -> str:
+    """The gist of a failed call: ``[Errno 111] Connection refused``, ``timed out``, or the
+    start of the message (MLflow's wrap the whole urllib3 chain into one long line)."""
+    import re
+
+    text = " ".join(str(error).split())
+    found = re.search(r"\[Errno -?\d+\][^'\")]*", text)
+    if found:
+        return found.group(0).strip()
+    if "timed out" in text or "timeout" in text.lower():
+        return "timed out"
+    return text[:160]
+
+
+def _say(line: str) -> None:
+    """One line on stderr that leaves a progress bar intact."""
+    from tqdm import tqdm
+
+    tqdm.write(line, file=sys.stderr)
 
 
 _runs: dict[int, _Tracked] = {}
@@ -124,10 +230,18 @@ def _experiment_id(client: Any, name: str, uri: str) -> str:
     exp = client.get_experiment_by_name(name)
     if exp is not None:
         return exp.experiment_id
+    from mlflow.exceptions import MlflowException
+
     location = None
     if uri.startswith("sqlite:///"):  # artifacts beside the local store, not in the cwd
         location = (Path(uri[len("sqlite:///"):]).parent / "artifacts").as_uri()
-    return client.create_experiment(name, artifact_location=location)
+    try:
+        return client.create_experiment(name, artifact_location=location)
+    except MlflowException:  # runs of a team starting at once: another one created it
+        exp = client.get_experiment_by_name(name)
+        if exp is None:
+            raise
+        return exp.experiment_id
 
 
 def _already_logged(client: Any, run_id: str) -> dict[str, int]:
@@ -140,7 +254,6 @@ def ganrun_run_start(run):
     recipe = run.recipe
     if not recipe.track.enabled:
         return
-    from mlflow.entities import Param, RunTag
     from mlflow.tracking import MlflowClient
     from omegaconf import OmegaConf
 
@@ -149,8 +262,10 @@ def ganrun_run_start(run):
         Path(uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     if run.resumed and run.id:
+        tracked = _Tracked(client, run.id, uri, ob.Outbox(run.output_dir, uri, run.id))
+        tracked.flush(force=True)  # what an earlier session left pending goes first
         client.update_run(run.id, status="RUNNING")
-        tracked = _Tracked(client, run.id, uri, logged=_already_logged(client, run.id))
+        tracked.logged = _already_logged(client, run.id)
     else:
         tags = {"ganrun.method": recipe.method, "ganrun.recipe": recipe.name,
                 "ganrun.output_dir": str(run.output_dir)}
@@ -161,17 +276,18 @@ def ganrun_run_start(run):
         exp = _experiment_id(client, recipe.track.experiment or recipe.name, uri)
         mlrun = client.create_run(exp, run_name=recipe.track.run_name or run.output_dir.name,
                                   tags=tags)
-        tracked = _Tracked(client, mlrun.info.run_id, uri)
-        params = [Param(k, v[:6000]) for k, v in
-                  flatten(OmegaConf.to_container(OmegaConf.create(run.recipe_yaml))).items()]
-        for i in range(0, len(params), 100):
-            client.log_batch(tracked.run_id, params=params[i : i + 100])
-        client.log_batch(tracked.run_id, tags=[RunTag("ganrun.status", "RUNNING")])
-        client.log_artifact(tracked.run_id, str(run.output_dir / "recipe.yaml"))
-        run.id = tracked.run_id
+        run.id = mlrun.info.run_id
+        tracked = _Tracked(client, run.id, uri, ob.Outbox(run.output_dir, uri, run.id))
+        recipe_dict = OmegaConf.to_container(OmegaConf.create(run.recipe_yaml))
+        for k, v in flatten(recipe_dict).items():
+            tracked.queue(ob.param(k, v[:6000]))
+        tracked.queue(ob.tag("ganrun.status", "RUNNING"))
+        tracked.queue(ob.artifact(run.output_dir / "recipe.yaml", None, run.output_dir))
+        tracked.flush()
     _runs[id(run)] = tracked
     run.summary["run id"] = run.id
-    run.summary["MLflow UI"] = f"{_mlflow_command()} ui --backend-store-uri {uri}"
+    run.summary["MLflow UI"] = (uri if uri.startswith(("http://", "https://"))
+                                else f"{_mlflow_command()} ui --backend-store-uri {uri}")
 
 
 @hookimpl
@@ -181,7 +297,7 @@ def ganrun_step_end(run, losses):
         return
     for k, v in losses.items():
         tracked.add(f"loss/{k}", v, run.step)
-    if len(tracked.buffer) >= BATCH:
+    if tracked.outbox.fresh >= BATCH:
         tracked.flush()
 
 
@@ -192,16 +308,17 @@ def ganrun_epoch_end(run, report):
         return
     for k, v in report.metrics.items():
         tracked.add(k, v, report.epoch)
-    tracked.flush()
     _log_tags(tracked, run.tags)
     for name, path in report.artifacts.items():  # a resumed epoch's file replaces its own
         folder = name.rpartition("/")[0] or f"{name}s"  # "grid" -> grids/; "maps/D" -> maps/
-        tracked.client.log_artifact(tracked.run_id, path, artifact_path=folder)
+        tracked.queue(ob.artifact(path, folder, run.output_dir))
+    tracked.flush()
 
 
 @hookimpl
 def ganrun_save_state(run):
-    """Before a checkpoint: send the buffered step values, so the record is never behind it."""
+    """Before a checkpoint: send the buffered step values (or keep them in the run folder,
+    while the store fails), so the record is never behind the checkpoint."""
     tracked = _runs.get(id(run))
     if tracked is not None:
         tracked.flush()
@@ -211,50 +328,73 @@ def ganrun_save_state(run):
 def ganrun_checkpoint_saved(run, path, epoch):
     tracked = _runs.get(id(run))
     if tracked is not None:
-        tracked.client.log_artifact(tracked.run_id, path, artifact_path="checkpoints")
+        tracked.queue(ob.artifact(path, "checkpoints", run.output_dir))
+        tracked.flush()
 
 
 @hookimpl(trylast=True)
 def ganrun_run_end(run, status, error):
-    from mlflow.entities import RunTag
-
     tracked = _runs.pop(id(run), None)
     if tracked is None:
         return
-    client = tracked.client
+    if status == "FINISHED" and run.generator_path:
+        folder = Path(run.generator_path)
+        folder = folder if folder.is_dir() else folder.parent
+        tracked.queue(ob.artifact(folder, GENERATOR_DIR, run.output_dir))
+        if run.recipe.track.register_model:
+            tracked.queue(ob.register(run.recipe.name))
+    _log_tags(tracked, run.tags)
+    tracked.queue(ob.tag("ganrun.status", status))
+    if run.stop_reason:
+        tracked.queue(ob.tag("ganrun.stop_reason", run.stop_reason[:5000]))
+    tracked.queue(ob.status(status))
     try:
-        tracked.flush()
-        if status == "FINISHED" and run.generator_path:
-            folder = Path(run.generator_path)
-            folder = folder if folder.is_dir() else folder.parent
-            client.log_artifacts(tracked.run_id, str(folder), artifact_path=GENERATOR_DIR)
-            if run.recipe.track.register_model:
-                _register(client, run.recipe.name, tracked.run_id)
-        _log_tags(tracked, run.tags)
-        tags = [RunTag("ganrun.status", status)]
-        if run.stop_reason:
-            tags.append(RunTag("ganrun.stop_reason", run.stop_reason[:5000]))
-        client.log_batch(tracked.run_id, tags=tags)
+        tracked.flush(force=True)
+    except Exception:  # refused: still close the run with its status, then say why
+        try:
+            tracked.client.set_terminated(tracked.run_id, status=status)
+        except Exception:
+            pass
+        raise
     finally:
-        client.set_terminated(tracked.run_id, status=status)
+        _report_pending(run, tracked)
+
+
+def _report_pending(run: Any, tracked: _Tracked) -> None:
+    """One warning line for what the store has not taken, with the command that sends it;
+    one for pending artifacts that were gone from the run folder before they could be sent."""
+    box = tracked.outbox
+    if box.records:
+        box.persist()
+        what = "refused the records" if tracked.refused else "unreachable"
+        _say(f"ganrun: warning: tracking store {tracked.uri} {what} ({tracked.reason}): "
+             f"{box.counts().describe()} pending in {box.path}; upload them with: "
+             f"ganrun sync {run.output_dir}")
+    if tracked.sent.gone:
+        _say(f"ganrun: warning: {len(tracked.sent.gone)} artifact(s) left the run folder before "
+             f"the tracking store took them: {', '.join(tracked.sent.gone)}")
 
 
 def _log_tags(tracked: _Tracked, tags: dict[str, str]) -> None:
-    from mlflow.entities import RunTag
-
-    if tags:
-        tracked.client.log_batch(tracked.run_id,
-                                 tags=[RunTag(k, str(v)[:5000]) for k, v in tags.items()])
+    for k, v in tags.items():
+        tracked.queue(ob.tag(k, str(v)[:5000]))
 
 
 def _register(client: Any, name: str, run_id: str) -> None:
-    """Register the run's generator folder (safetensors + recipe, no pickle) as a version."""
+    """Register the run's generator folder (safetensors + recipe, no pickle) as a version,
+    once: a replay after a lost answer finds the version already there."""
     from mlflow.exceptions import MlflowException
 
     try:
         client.get_registered_model(name)
     except MlflowException:
-        client.create_registered_model(name)
+        try:
+            client.create_registered_model(name)
+        except MlflowException as e:  # another run of the team's created it meanwhile
+            if e.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
+    if client.search_model_versions(f"name='{name}' and run_id='{run_id}'"):
+        return
     source = f"{client.get_run(run_id).info.artifact_uri}/{GENERATOR_DIR}"
     client.create_model_version(name, source=source, run_id=run_id)
 

@@ -74,7 +74,9 @@ def test_evaluator_features_casts_and_stays_frozen(net, test_split):
     assert not ext.training and not net.training
     assert not ext(x).requires_grad
     assert EvaluatorFeatures(net, out_dtype=torch.float64)(x).dtype == torch.float64
-    assert torch.allclose(batched_features(net, x, batch=3), want)
+    # batches of 3 may take other kernels than one of 8 (they do on an AMD EPYC): the same
+    # features up to float rounding, never bit for bit on every CPU
+    assert torch.allclose(batched_features(net, x, batch=3), want, rtol=1e-4, atol=1e-5)
 
 
 # --- FID --------------------------------------------------------------------------------

@@ -104,8 +104,10 @@ class FIDLeNet:
 
     def _new_metric(self) -> FrechetInceptionDistance:
         extractor = EvaluatorFeatures(self.evaluator, out_dtype=torch.float64)
+        # sync_on_compute=False: ganrun evaluates in one process (rank 0 under torchrun);
+        # torchmetrics would gather from every rank and wait for ranks that never evaluate
         metric = FrechetInceptionDistance(feature=extractor, reset_real_features=False,
-                                          normalize=False)
+                                          normalize=False, sync_on_compute=False)
         return metric.to(module_device(self.evaluator))
 
     def set_real(self, images: torch.Tensor) -> "FIDLeNet":

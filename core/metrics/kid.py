@@ -47,7 +47,7 @@ class KIDLeNet:
             metric = KernelInceptionDistance(
                 feature=EvaluatorFeatures(self.evaluator, out_dtype=torch.float64),
                 subsets=self.subsets, subset_size=subset_size, reset_real_features=False,
-                normalize=False)
+                normalize=False, sync_on_compute=False)  # one process evaluates (fid.py)
         return metric.to(module_device(self.evaluator))
 
     def set_real(self, real: torch.Tensor) -> "KIDLeNet":

@@ -25,6 +25,15 @@ metrics:
 """
 
 
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now, for a server a test starts."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def train_once(work: Path, args: list[str]) -> dict:
     """Run ``ganrun ARGS --summary-json s.json`` inside ``work``; return the summary.
 

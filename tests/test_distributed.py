@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -19,19 +18,13 @@ from mlflow.tracking import MlflowClient
 from safetensors.torch import load_file
 from torch import nn
 
-from tests.conftest import RECIPES, TINY
+from tests.conftest import RECIPES, TINY, free_port
 from tests.test_cyclegan_run import TINY as CYCLEGAN_TINY
 from ganrun.errors import UserError
 from ganrun.sampler import EpochBatches, ShardedBatches
 from ganrun.trainer import Trainer
 
 TORCHRUN = Path(sys.executable).parent / "torchrun"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # ---------------------------------------------------------------------- gradients

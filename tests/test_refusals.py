@@ -13,7 +13,7 @@ from PIL import Image
 from ganrun.builtin import tracking
 from ganrun.cli import main
 from ganrun.errors import UserError
-from tests.conftest import RECIPES, TINY, train_once
+from tests.conftest import RECIPES, TINY, free_port, train_once
 
 
 def one_line(capsys) -> str:
@@ -108,12 +108,6 @@ def test_sample_refuses_a_folder_as_out(generator, tmp_path, capsys):
 
 
 # ------------------------------------------------------------------ track.uri
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

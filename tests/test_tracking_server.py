@@ -22,17 +22,12 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
+from tests.conftest import free_port
 from ganrun import hookimpl
 from ganrun import tracking_outbox as ob
 from ganrun.cli import main
 
 STEPS_PER_EPOCH = 4  # conftest's TINY: 256 images, batches of 64
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class MlflowServer:

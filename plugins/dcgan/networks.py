@@ -14,6 +14,15 @@ port given the Keras weights gives the Keras outputs (bench/keras_equivalence.py
 
 With ``tf_padding=False`` the symmetric PyTorch padding is used (same shapes, image shifted
 by a pixel); ``widths`` narrows the networks for quick runs.
+
+Speed (the same mathematics, computed the way the CPU kernels want it; docs/dcgan.md):
+
+* activations and weights are channels-last (NHWC), Keras' own layout: oneDNN's convolutions
+  and their backward passes run natively on it, and the Keras reshape/flatten become views;
+* the asymmetric padding is the convolution's own symmetric padding (1) plus one zero row
+  and column after, not a padded copy of the whole input;
+* LeakyReLU and Dropout are one autograd function: one uniform draw per element (kept where
+  ``u >= rate``, as ``tf.nn.dropout`` does), one saved factor, one multiply backward.
 """
 from __future__ import annotations
 
@@ -33,20 +42,26 @@ def tf_same_padding(size: int, stride: int, kernel: int = KERNEL) -> tuple[int, 
 
 
 class SamePadConv(nn.Module):
-    """Conv2d with TF 'same' padding (stride 2, kernel 5, even input: 1 before, 2 after)."""
+    """Conv2d with TF 'same' padding (stride 2, kernel 5, even input: 1 before, 2 after).
+
+    The symmetric part of the padding is the convolution's own (no copy); only the extra
+    row and column after, where TF's padding is uneven, are padded explicitly.
+    """
 
     def __init__(self, c_in: int, c_out: int, stride: int, tf_padding: bool = True, bias: bool = True):
         super().__init__()
         self.tf_padding = tf_padding
-        self.conv = nn.Conv2d(c_in, c_out, KERNEL, stride, padding=0 if tf_padding else 2, bias=bias)
+        self.conv = nn.Conv2d(c_in, c_out, KERNEL, stride, padding=2, bias=bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.tf_padding:
-            stride = self.conv.stride[0]
-            top, bottom = tf_same_padding(x.shape[-2], stride)
-            left, right = tf_same_padding(x.shape[-1], stride)
-            x = F.pad(x, (left, right, top, bottom))
-        return self.conv(x)
+        if not self.tf_padding:
+            return self.conv(x)
+        stride = self.conv.stride
+        top, bottom = tf_same_padding(x.shape[-2], stride[0])
+        left, right = tf_same_padding(x.shape[-1], stride[1])
+        if bottom > top or right > left:
+            x = F.pad(x, (0, right - left, 0, bottom - top))
+        return F.conv2d(x, self.conv.weight, self.conv.bias, stride, (top, left))
 
 
 class SamePadConvTranspose(nn.Module):
@@ -66,7 +81,48 @@ class SamePadConvTranspose(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[-2] * self.stride, x.shape[-1] * self.stride
-        return self.deconv(x)[..., :h, :w]
+        y = self.deconv(x)
+        if y.shape[-2:] == (h, w):
+            return y
+        return y[..., :h, :w].contiguous(memory_format=torch.channels_last)
+
+
+class LeakyReLUDropout(torch.autograd.Function):
+    """``dropout(leaky_relu(x, slope), rate)`` forward and backward through one factor.
+
+    ``f = (u >= rate) / (1 - rate) * (1 if x > 0 else slope)``, one ``u ~ U[0, 1)`` (fp32) per
+    element: Keras' Dropout keeps where the uniform draw is at least the rate. The output is
+    ``x * f`` and the gradient ``grad * f``: one tensor saved, and every pass a vectorised
+    kernel (``f`` is ``leaky_relu_backward`` of the scaled mask).
+    """
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, slope: float, rate: float) -> torch.Tensor:
+        mask = torch.rand_like(x, dtype=torch.float32).ge_(rate).mul_(1.0 / (1.0 - rate))
+        factor = torch.ops.aten.leaky_relu_backward(mask.to(x.dtype), x, slope, False)
+        ctx.save_for_backward(factor)
+        return x * factor
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None, None]:
+        (factor,) = ctx.saved_tensors
+        return grad * factor, None, None
+
+
+class ActivationDropout(nn.Module):
+    """LeakyReLU(slope) then Dropout(rate): fused while training, plain in inference."""
+
+    def __init__(self, slope: float, rate: float):
+        super().__init__()
+        self.slope, self.rate = slope, rate
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training and self.rate > 0:
+            return LeakyReLUDropout.apply(x, self.slope, self.rate)
+        return F.leaky_relu(x, self.slope)
+
+    def extra_repr(self) -> str:
+        return f"slope={self.slope}, rate={self.rate}"
 
 
 def keras_batchnorm(n: int, dims: int, momentum: float, eps: float) -> nn.Module:
@@ -103,6 +159,7 @@ class Generator(nn.Module):
         self.bn2 = keras_batchnorm(w2, 2, bn_momentum, bn_eps)
         self.up3 = SamePadConvTranspose(w2, channels, 2, tf_padding)
         self.act = nn.LeakyReLU(slope)
+        self.to(memory_format=torch.channels_last)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         x = self.act(self.bn0(self.fc(z)))
@@ -131,15 +188,16 @@ class Discriminator(nn.Module):
         w0, w1 = widths
         self.conv1 = SamePadConv(channels, w0, 2, tf_padding)
         self.conv2 = SamePadConv(w0, w1, 2, tf_padding)
-        self.act = nn.LeakyReLU(slope)
-        self.drop = nn.Dropout(dropout)
+        self.act_drop = ActivationDropout(slope, dropout)
         self.fc = nn.Linear(7 * 7 * w1, 1)
+        self.to(memory_format=torch.channels_last)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """The flattened last feature map (N x 7*7*w1), in Keras' channels-last order."""
-        x = self.drop(self.act(self.conv1(x)))
-        x = self.drop(self.act(self.conv2(x)))
-        return x.permute(0, 2, 3, 1).flatten(1)  # Keras Flatten is channels-last
+        x = x.contiguous(memory_format=torch.channels_last)
+        x = self.act_drop(self.conv1(x))
+        x = self.act_drop(self.conv2(x))
+        return x.permute(0, 2, 3, 1).flatten(1)  # Keras Flatten is channels-last: a view here
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc(self.features(x))

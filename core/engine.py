@@ -13,7 +13,6 @@ agree after each step on its losses and on whether to stop.
 from __future__ import annotations
 
 import json
-import sys
 import random
 import time
 import uuid
@@ -31,8 +30,9 @@ from ganrun.checkpoint import CHECKPOINT_DIR, resume_point, rng_state, set_rng_s
 from ganrun.device import check_train_options, move_batch, prepare_network, resolve_device
 from ganrun.distributed import SINGLE, Ranks
 from ganrun.errors import PluginError, UserError
+from ganrun.host_memory import keep_freed_memory
 from ganrun.plugins import lifecycle_hooks
-from ganrun.precision import Precision, native_bf16
+from ganrun.precision import Precision, check_precision, resolve_precision
 from ganrun.recipe import to_yaml
 from ganrun.registry import Registry
 from ganrun.runs import RECIPE_FILE, RUN_INFO, read_info
@@ -189,6 +189,7 @@ def new_run_dir(recipe: Any) -> Path:
 def prepare(recipe: Any, pm: Any, registry: Registry, resume_dir: str | Path | None = None) -> Run:
     """Build everything a run needs; on resume, load the latest checkpoint of ``resume_dir``."""
     train = recipe.train
+    keep_freed_memory()
     if train.threads:
         torch.set_num_threads(train.threads)
     ranks = distributed.from_env()
@@ -197,9 +198,7 @@ def prepare(recipe: Any, pm: Any, registry: Registry, resume_dir: str | Path | N
     if train.batch_size % ranks.world_size:
         raise UserError(f"train.batch_size: {train.batch_size} (the global batch) does not "
                         f"split evenly over {ranks.world_size} processes")
-    if train.precision == "bf16" and not native_bf16(device):
-        print(f"ganrun: warning: train.precision: bf16 on a {device.type} without native bf16 "
-              f"is emulated, and slower than fp32", file=sys.stderr)
+    check_precision(train.precision, device)
     pm.hook.ganrun_check_run(recipe=recipe)
     seed_everything(train.seed)
     dataset = registry.dataset(recipe.data.name).load(recipe.data, "train")
@@ -210,7 +209,8 @@ def prepare(recipe: Any, pm: Any, registry: Registry, resume_dir: str | Path | N
                         f"training set ({len(dataset)} images of '{recipe.data.name}')")
     distributed.start(ranks, device)
     trainer = build_trainer(recipe, pm, registry, device)
-    trainer.precision = Precision(train.precision, device)
+    precision, why = resolve_precision(train.precision, device, type(trainer).auto_bf16)
+    trainer.precision = Precision(precision, device)
     distributed.broadcast_state(trainer.networks.values())  # rank 0's initial weights
     sampler: EpochBatches | ShardedBatches
     if ranks.active:
@@ -236,6 +236,8 @@ def prepare(recipe: Any, pm: Any, registry: Registry, resume_dir: str | Path | N
         if found is not None:
             run.load_state_dict(found[1])
         run.resumed = True
+    if train.precision == "auto":
+        run.summary["precision"] = f"{precision} ({why})"
     seed_rank(train.seed, ranks, run.step)
     if ranks.is_main:
         (out / RECIPE_FILE).write_text(run.recipe_yaml)

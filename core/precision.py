@@ -7,7 +7,10 @@ fp32. fp16's narrow range needs a gradient scaler (``torch.amp.GradScaler``): th
 multiplied before the backward pass, the gradients divided before the optimiser step, and a
 step whose gradients overflowed is skipped while the scale shrinks. bf16 has fp32's range
 and needs none. Both work on CUDA; on a CPU, bf16 is fast where the CPU computes it natively
-(AVX512-BF16 or AMX), and merely emulated elsewhere.
+(AVX512-BF16 or AMX), and merely emulated (slower than fp32) elsewhere, so asking for bf16
+there is refused. ``auto`` takes bf16 where the device computes it natively and the method
+says its quality holds in it (``Trainer.auto_bf16``, set by a method that measured it), and
+fp32 otherwise.
 """
 from __future__ import annotations
 
@@ -15,6 +18,8 @@ import contextlib
 from typing import ContextManager
 
 import torch
+
+from ganrun.errors import UserError
 
 DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -27,6 +32,36 @@ def native_bf16(device: torch.device) -> bool:
         return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     except (AttributeError, RuntimeError):
         return False
+
+
+def cpu_bf16_kind() -> str:
+    """The CPU's native bf16 instructions as Linux names them (``amx_bf16``, ``avx512_bf16``)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line.split() for line in f if line.startswith("flags")), [])
+    except OSError:
+        flags = []
+    return "+".join(k for k in ("amx_bf16", "avx512_bf16") if k in flags) or "none"
+
+
+def check_precision(name: str, device: torch.device) -> None:
+    """Refuse, before anything is built, bf16 on a device that would only emulate it."""
+    if name == "bf16" and not native_bf16(device):
+        where = "this GPU" if device.type == "cuda" else "this CPU (no AVX512-BF16 or AMX)"
+        raise UserError(f"train.precision: bf16 is emulated on {where}, slower than fp32; "
+                        f"use fp32, or auto to take bf16 only where it is native")
+
+
+def resolve_precision(name: str, device: torch.device, method_allows_bf16: bool) -> tuple[str, str]:
+    """``train.precision`` as run (``auto`` decided) and a few words on why."""
+    if name != "auto":
+        return name, "as the recipe asks"
+    if not native_bf16(device):
+        return "fp32", f"auto: {device.type} without native bf16"
+    if not method_allows_bf16:
+        return "fp32", "auto: the method has not measured its quality in bf16"
+    kind = "CUDA" if device.type == "cuda" else cpu_bf16_kind()
+    return "bf16", f"auto: native bf16 ({kind}), quality measured by the method"
 
 
 class Precision:

@@ -38,8 +38,8 @@ class TrainConfig:
     threads: int = limit(0, ge=0)  # torch CPU threads; 0 leaves torch's default
     log_every: int = limit(1, ge=1)  # steps between logged step losses
     # fp32, or automatic mixed precision: bf16 (CUDA; CPUs with AVX512-BF16 or AMX), fp16
-    # (with a gradient scaler)
-    precision: str = limit("fp32", choices=("fp32", "bf16", "fp16"))
+    # (with a gradient scaler); auto: bf16 where native and the method's quality holds in it
+    precision: str = limit("fp32", choices=("fp32", "bf16", "fp16", "auto"))
     channels_last: bool = False  # NHWC memory format for networks and image batches
     compile: bool = False  # torch.compile every network (slow first steps, then faster)
     sync_batchnorm: bool = False  # under torchrun on CUDA: BatchNorm statistics over all ranks

@@ -26,6 +26,10 @@ class Trainer:
     optimiser's gradients over the ranks and steps (through the fp16 gradient scaler).
     """
 
+    #: ``train.precision: auto`` takes bf16 for this method where the device computes bf16
+    #: natively: set True only once the method's quality in bf16 was measured to hold.
+    auto_bf16: bool = False
+
     def __init__(self, generators: dict[str, nn.Module], discriminators: dict[str, nn.Module],
                  device: torch.device):
         self.generators = generators

@@ -12,7 +12,7 @@ from torch import nn
 from tests.conftest import train_once
 from ganrun.checkpoint import load_checkpoint
 from ganrun.device import prepare_network
-from ganrun.precision import Precision
+from ganrun.precision import Precision, native_bf16
 from ganrun.schema import TrainConfig
 from ganrun.trainer import Trainer
 
@@ -53,8 +53,13 @@ def fp32_run(tmp_path_factory):
     return work, train_once(work, ["tiny.yaml", "track.enabled=false"])
 
 
-@pytest.mark.parametrize("option", ["train.precision=bf16", "train.precision=fp16",
-                                    "train.channels_last=true"])
+NATIVE_BF16 = native_bf16(torch.device("cpu"))
+
+
+@pytest.mark.parametrize("option", [
+    pytest.param("train.precision=bf16", marks=pytest.mark.skipif(
+        not NATIVE_BF16, reason="this CPU has no native bf16: refused (tested below)")),
+    "train.precision=fp16", "train.channels_last=true"])
 def test_a_run_trains_in_each_precision_and_memory_format(option, fp32_run):
     work, fp32 = fp32_run
     s = train_once(work, ["tiny.yaml", "track.enabled=false", option])
@@ -78,3 +83,50 @@ def test_sync_batchnorm_on_a_cpu_is_refused(tiny_recipe, capsys):
     assert capsys.readouterr().err.strip() == (
         "ganrun: error: train.sync_batchnorm: torch's SyncBatchNorm runs on CUDA devices "
         "only; on CPUs each process normalises its own share of the batch")
+
+
+def test_an_unknown_precision_is_refused(tiny_recipe, capsys):
+    from ganrun.cli import main
+
+    assert main([str(tiny_recipe()), "train.precision=fp8"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("ganrun: error: ") and "train.precision: 'fp8' must be one of" in err
+    assert "auto" in err
+    assert "\n" not in err
+
+
+def test_bf16_on_a_cpu_without_native_bf16_is_refused(tiny_recipe, capsys, monkeypatch):
+    from ganrun import precision
+    from ganrun.cli import main
+
+    monkeypatch.setattr(precision, "native_bf16", lambda device: False)
+    assert main([str(tiny_recipe()), "train.precision=bf16", "track.enabled=false"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "ganrun: error: train.precision: bf16 is emulated on this CPU (no AVX512-BF16 or AMX), "
+        "slower than fp32; use fp32, or auto to take bf16 only where it is native")
+
+
+@pytest.mark.parametrize("native", [False, True])
+def test_auto_takes_bf16_only_where_native_and_the_method_measured_it(native, monkeypatch):
+    from ganrun import precision
+    from ganrun_plugins.cyclegan.method import CycleGANTrainer
+    from ganrun_plugins.dcgan.method import DCGANTrainer
+
+    monkeypatch.setattr(precision, "native_bf16", lambda device: native)
+    cpu = torch.device("cpu")
+    name, why = precision.resolve_precision("auto", cpu, DCGANTrainer.auto_bf16)
+    assert DCGANTrainer.auto_bf16 and name == ("bf16" if native else "fp32")
+    assert why.startswith("auto: ") and ("native" in why)
+    assert precision.resolve_precision("auto", cpu, CycleGANTrainer.auto_bf16)[0] == "fp32" \
+        or CycleGANTrainer.auto_bf16
+    assert precision.resolve_precision("fp32", cpu, True) == ("fp32", "as the recipe asks")
+
+
+def test_auto_falls_back_to_fp32_with_a_note_in_the_run_report(tiny_recipe, monkeypatch, capsys):
+    from ganrun import precision
+    from ganrun.cli import main
+
+    monkeypatch.setattr(precision, "native_bf16", lambda device: False)
+    assert main([str(tiny_recipe(epochs=1)), "train.precision=auto", "track.enabled=false",
+                 "metrics.every=0"]) == 0
+    assert "precision: fp32 (auto: cpu without native bf16)" in capsys.readouterr().out

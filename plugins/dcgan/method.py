@@ -76,6 +76,7 @@ class DCGANTrainer(Trainer):
     images it scores (``real_inputs`` for the real batch, the generator's for fakes).
     """
 
+    auto_bf16 = True  # FID-LeNet at equal steps, bf16 vs fp32: docs/dcgan.md
     preview_seeds = 16  # the tutorial's 16 fixed seeds
     preview_nrow = 4  # its 4 x 4 grid
 

@@ -161,10 +161,21 @@ def _next_step(run) -> str | None:
     return f"  sample: ganrun sample {run.generator_path} --n 16 --seed 0 --out samples.png"
 
 
+def _evaluation_line(metrics: dict[str, float]) -> str:
+    """The last epoch's sample-quality figures (``eval/*``, then ``real/*`` references)."""
+    shown = [k for k in sorted(metrics) if k.startswith("eval/") and not k.endswith("_std")]
+    shown += [k for k in sorted(metrics) if k.startswith("real/")]
+    return ", ".join(f"{k.split('/', 1)[1] if k.startswith('eval/') else k} {metrics[k]:.4g}"
+                     for k in shown)
+
+
 def _report(run, seconds: float, summary_json: str | None, recipe: str) -> None:
     lines = [f"run {run.status} after {run.epoch} epoch(s), {seconds:.0f} s",
              f"  output dir: {run.output_dir}"]
     lines += [f"  {k}: {v}" for k, v in run.summary.items()]
+    evaluation = _evaluation_line(run.metrics)
+    if evaluation:
+        lines.append(f"  last evaluation: {evaluation}")
     next_step = _next_step(run) if run.generator_path else None
     if next_step:
         lines.append(next_step)

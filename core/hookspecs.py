@@ -96,8 +96,8 @@ def ganrun_register_metrics() -> list[MetricInfo]:
 
     Return a list of :class:`ganrun.registry.MetricInfo`. ``make(evaluator, real)`` is
     called once per run with the evaluator and the real training images measured by it
-    (a :class:`ganrun.metrics.samples.MeasuredSet`: images, labels, features, predicted
-    classes), so a metric caches its real statistics there; it returns a function that
+    (a :class:`ganrun.metrics.samples.MeasuredSet`: images, labels, features, class logits
+    and predicted classes), so a metric caches its real statistics there; it returns a function that
     takes the generated samples, measured the same way, and returns ``{"eval/NAME": value}``
     (``real/NAME`` for a reference value computed on the real data).
     """

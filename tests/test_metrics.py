@@ -261,3 +261,11 @@ def test_ssim_pairs_are_distinct():
     scores = intra_class_ssim(x, labels, pairs_per_class=10)
     assert sorted(scores) == [0, 1] and all(abs(v) < 0.1 for v in scores.values())
     assert intra_class_ssim(x[:1], labels[:1]) == {}  # a class needs two samples
+
+
+def test_confident_share_counts_samples_read_with_probability_at_least_0_9():
+    from ganrun.metrics import confident_share
+
+    logits = torch.tensor([[10.0, 0.0], [0.1, 0.0], [0.0, 3.0], [0.0, 2.0]])  # p 1.0, .52, .95, .88
+    assert confident_share(logits) == 0.5
+    assert confident_share(logits, threshold=0.5) == 1.0

@@ -50,6 +50,14 @@ def _modes(evaluator, real):
                          "eval/class_kl": class_kl(fake.predicted, real.predicted, k)}
 
 
+def _confident(evaluator, real):
+    from ganrun.metrics.modes import confident_share
+
+    reference = confident_share(real.logits)
+    return lambda fake: {"eval/confident": confident_share(fake.logits),
+                         "real/confident": reference}
+
+
 def _prdc(evaluator, real):
     from ganrun.metrics.prdc import density_coverage, precision_recall
 
@@ -94,6 +102,8 @@ def ganrun_register_metrics():
                    "(pytorch-fid's weights); only with metrics.fid.feature: inception"),
         MetricInfo("kid", _kid, "kernel inception distance on evaluator features (Binkowski 2018)"),
         MetricInfo("modes", _modes, "classes present, KL(generated || real class histogram)"),
+        MetricInfo("confident", _confident, "share the evaluator classifies with probability "
+                   ">= 0.9 (real/confident: the same of real images)"),
         MetricInfo("prdc", _prdc, "precision/recall k=3 (Kynkaanniemi 2019), "
                                   "density/coverage k=5 (Naeem 2020)"),
         MetricInfo("ndb", _ndb, "share of k-means bins that differ (Richardson & Weiss 2018)"),

@@ -15,21 +15,35 @@ from torch import nn
 
 from ganrun.metrics.features import _as_float_images, module_device
 
-__all__ = ["predict_classes", "class_histogram", "mode_coverage", "class_kl"]
+__all__ = ["class_logits", "predict_classes", "confident_share", "class_histogram", "mode_coverage", "class_kl"]
 
 
 @torch.no_grad()
-def predict_classes(evaluator: nn.Module, images: torch.Tensor, batch: int = 500) -> torch.Tensor:
-    """``evaluator.logits(x).argmax(1)`` over ``images`` in chunks: a CPU int64 tensor of N."""
+def class_logits(evaluator: nn.Module, images: torch.Tensor, batch: int = 500) -> torch.Tensor:
+    """``evaluator.logits(x)`` over ``images`` in chunks: a CPU float32 tensor N x classes."""
     device = module_device(evaluator)
     was_training = evaluator.training
     evaluator.eval()
     try:
-        preds = [evaluator.logits(_as_float_images(x).to(device)).argmax(1).cpu()
-                 for x in images.split(batch)]
+        out = [evaluator.logits(_as_float_images(x).to(device)).float().cpu()
+               for x in images.split(batch)]
     finally:
         evaluator.train(was_training)
-    return torch.cat(preds) if preds else torch.zeros(0, dtype=torch.long)
+    return torch.cat(out) if out else torch.zeros(0, int(getattr(evaluator, "num_classes", 0)))
+
+
+def predict_classes(evaluator: nn.Module, images: torch.Tensor, batch: int = 500) -> torch.Tensor:
+    """``evaluator.logits(x).argmax(1)`` over ``images`` in chunks: a CPU int64 tensor of N."""
+    logits = class_logits(evaluator, images, batch)
+    return logits.argmax(1) if len(logits) else torch.zeros(0, dtype=torch.long)
+
+
+def confident_share(logits: torch.Tensor, threshold: float = 0.9) -> float:
+    """Share of images whose most likely class has softmax probability >= ``threshold``:
+    how many samples the evaluator reads as one unambiguous digit."""
+    if len(logits) == 0:
+        return float("nan")
+    return (logits.softmax(1).amax(1) >= threshold).float().mean().item()
 
 
 def _labels(pred: torch.Tensor, num_classes: int) -> torch.Tensor:

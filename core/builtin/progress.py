@@ -35,6 +35,9 @@ def ganrun_epoch_end(run, report):
     bar = _bars.pop(id(run), None)
     if bar is not None:
         shown = {k: v for k, v in report.metrics.items() if k.startswith(("epoch/", "eval/"))}
+        if "time/eval_seconds" in report.metrics:  # what an evaluation costs beside the epoch
+            shown.update({k: report.metrics[k] for k in ("time/epoch_seconds", "time/eval_seconds")
+                          if k in report.metrics})
         bar.set_postfix(_fmt(shown), refresh=False)
         bar.close()
 

@@ -49,19 +49,25 @@ def _inside(points: torch.Tensor, centres: torch.Tensor, radii: torch.Tensor):
     return counts, hit
 
 
-def precision_recall(real_f: torch.Tensor, fake_f: torch.Tensor, k: int = 3) -> tuple[float, float]:
-    """(precision, recall) of Kynkäänniemi et al. 2019, eq. (1)-(2), with k-NN radii (k=3)."""
+def precision_recall(real_f: torch.Tensor, fake_f: torch.Tensor, k: int = 3,
+                     real_radii: torch.Tensor | None = None) -> tuple[float, float]:
+    """(precision, recall) of Kynkäänniemi et al. 2019, eq. (1)-(2), with k-NN radii (k=3).
+
+    ``real_radii``: ``knn_radii(real_f, k)`` computed once for a fixed real set.
+    """
     real, fake = _as_features(real_f, "real_f"), _as_features(fake_f, "fake_f")
-    in_real, _ = _inside(fake, real, knn_radii(real, k))
+    in_real, _ = _inside(fake, real, knn_radii(real, k) if real_radii is None else real_radii)
     in_fake, _ = _inside(real, fake, knn_radii(fake, k))
     return float((in_real > 0).double().mean()), float((in_fake > 0).double().mean())
 
 
-def density_coverage(real_f: torch.Tensor, fake_f: torch.Tensor, k: int = 5) -> tuple[float, float]:
+def density_coverage(real_f: torch.Tensor, fake_f: torch.Tensor, k: int = 5,
+                     real_radii: torch.Tensor | None = None) -> tuple[float, float]:
     """(density, coverage) of Naeem et al. 2020, eq. (4)-(5), with real k-NN radii (k=5).
 
     Density can exceed 1 (fakes crowded where reals are dense); coverage lies in [0, 1].
+    ``real_radii``: ``knn_radii(real_f, k)`` computed once for a fixed real set.
     """
     real, fake = _as_features(real_f, "real_f"), _as_features(fake_f, "fake_f")
-    counts, covered = _inside(fake, real, knn_radii(real, k))
+    counts, covered = _inside(fake, real, knn_radii(real, k) if real_radii is None else real_radii)
     return float(counts.double().sum() / (k * len(fake))), float(covered.double().mean())

@@ -60,9 +60,13 @@ class LeNet(nn.Module):
         x = F.max_pool2d(F.relu(self.conv2(x)), 2)
         return F.relu(self.fc1(x.flatten(1)))
 
+    def classify(self, features: torch.Tensor) -> torch.Tensor:
+        """:meth:`features` -> N x num_classes logits: lets one pass give both."""
+        return self.fc2(self.dropout(features))
+
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         """N x 1 x 28 x 28 in [-1, 1] -> N x num_classes (unnormalised log-probabilities)."""
-        return self.fc2(self.dropout(self.features(x)))
+        return self.classify(self.features(x))
 
     forward = logits
 

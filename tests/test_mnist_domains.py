@@ -34,7 +34,7 @@ def styles_test():
 def test_label_sets():
     a, = attrs.MnistAttributesConfig().label_sets()
     assert a == LabelSet("attributes", ("thick", "slanted", "red", "green", "blue"), multi=True,
-                         exclusive=(("red", "green", "blue"),))
+                         exclusive=(("red", "green", "blue"),), exactly_one=True)
     s, = styles.MnistStylesConfig().label_sets()
     assert s == LabelSet("styles", ("plain", "striped", "shadowed", "framed"), multi=False)
     assert MnistAttributesStylesConfig().label_sets() == [a, s]

@@ -228,3 +228,16 @@ def test_identity_term_is_off_by_default_and_adds_lambda_id_l1_when_set():
         assert torch.allclose(out["g_id"], expected)  # same ops, same order
         total = out["g_adv"] + 10 * out["g_rec"] + out["g_cls"] + lambda_id * out["g_id"]
         assert torch.allclose(out["g_loss"], total)
+
+
+def test_a_blank_label_is_a_domain_the_set_has():
+    """Test targets for images a set never labelled start from its blank label: CelebA's hair
+    colours may all be 0; a set whose images always have one colour gets its first."""
+    coloured = LabelSet("attributes", ("thick", "slanted", "red", "green", "blue"), True,
+                        (("red", "green", "blue"),), exactly_one=True)
+    layout = LabelLayout((CELEBA, coloured, RAFD))
+    assert layout.blank(0, 2).tolist() == [[0.0] * 5] * 2
+    assert layout.blank(1, 1).tolist() == [[0.0, 0.0, 1.0, 0.0, 0.0]]
+    assert layout.blank(2, 3).tolist() == [0, 0, 0]
+    thick, slanted, red, green, blue = layout.column_targets(1, layout.blank(1, 1))
+    assert thick.tolist() == [[1.0, 0.0, 1.0, 0.0, 0.0]] and green.tolist() == [[0.0, 0.0, 0.0, 1.0, 0.0]]

@@ -25,6 +25,9 @@ class LabelSet:
     # multi-label only: groups of attributes of which an image has at most one (CelebA's
     # hair colours); a target that sets one to 1 sets the others of its group to 0
     exclusive: tuple[tuple[str, ...], ...] = ()
+    # multi-label only: every image has exactly one member of each exclusive group (a colour
+    # every digit is drawn in), not at most one (CelebA: none of the chosen hair colours)
+    exactly_one: bool = False
 
     def __post_init__(self) -> None:
         if not self.names:

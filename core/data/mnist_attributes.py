@@ -31,7 +31,7 @@ from ganrun.schema import DataConfig, limit
 
 COLOURS = ("red", "green", "blue")  # in channel order
 ATTRIBUTES = ("thick", "slanted", *COLOURS)
-LABELS = LabelSet("attributes", ATTRIBUTES, multi=True, exclusive=(COLOURS,))
+LABELS = LabelSet("attributes", ATTRIBUTES, multi=True, exclusive=(COLOURS,), exactly_one=True)
 SLANT = 0.4  # shear of a slanted digit: rows above the centre move 0.4 px right each (~22 deg)
 LIGHT_MAX, HEAVY_MIN = 0.15, 0.3  # interior ink of a thin digit at most, of a thick one at least
 ROUNDS = 3  # of thinning or thickening, at most

@@ -87,10 +87,18 @@ class LabelLayout:
                              device="cpu").to(label.device)
 
     def blank(self, k: int, n: int, device: torch.device | str = "cpu") -> torch.Tensor:
-        """Labels of set ``k`` for ``n`` images it never labelled: no attribute, class 0."""
-        if self.sets[k].multi:
-            return torch.zeros(n, len(self.sets[k]), device=device)
-        return torch.zeros(n, dtype=torch.long, device=device)
+        """Labels of set ``k`` for ``n`` images it never labelled, as the base of their test
+        targets: class 0; no attribute, except the first member of each exclusive group of
+        a set whose images always have one (``LabelSet.exactly_one``): a target must be a
+        domain the set has, or G is asked for a label it never saw (a digit in no colour)."""
+        s = self.sets[k]
+        if not s.multi:
+            return torch.zeros(n, dtype=torch.long, device=device)
+        out = torch.zeros(n, len(s), device=device)
+        if s.exactly_one:
+            for group in s.exclusive:
+                out[:, s.names.index(group[0])] = 1.0
+        return out
 
     # ------------------------------------------------------------------ test-time targets
     def columns(self, k: int) -> list[str]:

@@ -108,14 +108,15 @@ def ganrun_epoch_end(run, report):
     if evaluation is None or not run.recipe.metrics.due(report.epoch, run.recipe.train.epochs):
         return
     started = time.perf_counter()
-    generator = next(iter(run.trainer.generators.values()))
+    generator = next(iter(run.trainer.exports().values()))  # the generator a user receives
     classes = getattr(run.recipe.model, "num_classes", None)
     n = run.recipe.metrics.samples
+    was_training = generator.training
     try:
         samples = draw(run.hook, run.recipe, generator, n // classes if classes else n,
                        EVAL_SEED, None)
     finally:
-        generator.train(True)
+        generator.train(was_training)
     fake = _measure(evaluation.evaluator, samples.images, samples.labels)
     for metric in evaluation.metrics:
         report.metrics.update(metric(fake))

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from ganrun.distributed import local_batch
+from ganrun.ema import WeightAverage
 from ganrun.init import init_glorot
 from ganrun.losses import LOSSES, AdversarialLoss, get_loss
 from ganrun.schema import limit
@@ -39,6 +40,9 @@ class DCGANConfig:
     lr_d: float = limit(1e-4, ge=0.0)
     betas: List[float] = limit([0.9, 0.999], ge=0.0, le=0.9999)  # Keras Adam defaults
     adam_eps: float = limit(1e-7, gt=0.0)  # Keras Adam default (PyTorch's is 1e-8)
+    # not the tutorial's (0: off): grids, evaluations and the export use an exponential
+    # moving average of G's weights with this decay, e.g. 0.999 (ganrun.ema)
+    g_ema: float = limit(0.0, ge=0.0, lt=1.0)
 
 
 def make_noise(n: int, dim: int, generator: torch.Generator | None = None,
@@ -92,6 +96,15 @@ class DCGANTrainer(Trainer):
                            "D": adam(self.D, self.cfg.lr_d, self.cfg)}
         seeds = torch.Generator().manual_seed(recipe.train.seed)
         self.fixed_noise = make_noise(self.preview_seeds, self.cfg.noise_dim, seeds, device)
+        self.G_ema = WeightAverage(self.G, self.cfg.g_ema) if self.cfg.g_ema else None
+
+    @property
+    def sampler(self) -> nn.Module:
+        """The generator a user gets: the weight average when ``model.g_ema`` is on."""
+        return self.G_ema.net if self.G_ema is not None else self.G
+
+    def exports(self) -> dict[str, nn.Module]:
+        return {"G": self.sampler}
 
     def generator_inputs(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, ...]:
         """What G is called with this step (a subclass adds the class labels)."""
@@ -120,6 +133,8 @@ class DCGANTrainer(Trainer):
                 p.grad = g
         self.step("G")  # the norms below are of these gradients as the steps used them:
         self.step("D")  # averaged over the ranks, unscaled under fp16
+        if self.G_ema is not None:
+            self.G_ema.update(self.G)
         out = {"gen": g_loss.detach(), "disc": d_loss.detach(),
                "grad_G": global_norm(g_grads), "grad_D": global_norm(d_grads)}
         d_real, d_fake = self.loss.probability(real_out), self.loss.probability(fake_out)
@@ -132,10 +147,15 @@ class DCGANTrainer(Trainer):
         return (self.fixed_noise,)
 
     def preview(self) -> tuple[torch.Tensor, int]:
-        return self.G(*self.preview_inputs()), self.preview_nrow
+        return self.sampler(*self.preview_inputs()), self.preview_nrow
 
     def extra_state(self) -> dict[str, Any]:
-        return {"fixed_noise": self.fixed_noise.cpu()}
+        state = {"fixed_noise": self.fixed_noise.cpu()}
+        if self.G_ema is not None:
+            state["G_ema"] = self.G_ema.state_dict()
+        return state
 
     def load_extra_state(self, state: dict[str, Any]) -> None:
         self.fixed_noise = state["fixed_noise"].to(self.device)
+        if self.G_ema is not None:
+            self.G_ema.load_state_dict(state["G_ema"])

@@ -12,7 +12,7 @@ alike; each figure is the median step over all rounds.
 
     python3 -m venv /tmp/tfvenv
     /tmp/tfvenv/bin/pip install torch==2.13.0 tensorflow-cpu   # torch pinned: unpinned pulls CUDA
-    .venv/bin/python bench/vs_tf.py [--tf-python /tmp/tfvenv/bin/python] [--rounds 7]
+    .venv/bin/python bench/vs_tf.py [--tf-python /tmp/tfvenv/bin/python] [--rounds 25]
 
 Last line: ``ratio_fp32=<ganrun fp32 ms / TF ms> ratio_bf16=<ganrun bf16 ms / TF ms>``
 (``ratio_bf16=na`` where the CPU has no native bf16). Targets: <= 1.0 and <= 0.6.
@@ -162,8 +162,8 @@ def bf16_kind() -> str:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--tf-python", default=os.environ.get("TF_PYTHON", "/tmp/tfvenv/bin/python"))
-    ap.add_argument("--rounds", type=int, default=7)
-    ap.add_argument("--steps", type=int, default=4, help="steps per round and side")
+    ap.add_argument("--rounds", type=int, default=25)
+    ap.add_argument("--steps", type=int, default=1, help="steps per round and side")
     ap.add_argument("--worker", choices=["tf"], help=argparse.SUPPRESS)
     ap.add_argument("--data", help=argparse.SUPPRESS)
     args = ap.parse_args()

@@ -89,3 +89,37 @@ def test_dropout_is_off_in_inference_and_fresh_each_training_call():
     assert torch.equal(d(x), d(x))
     d.train()
     assert not torch.equal(d(x), d(x))
+
+
+def test_fused_activation_writes_the_next_convolutions_zeros():
+    """With ``pad`` the fused op's output carries the zero row and column TF's padding adds
+    after, and its gradient is the unpadded op's."""
+    torch.manual_seed(1)
+    x = torch.randn(2, 3, 4, 4).contiguous(memory_format=torch.channels_last).requires_grad_()
+    torch.manual_seed(2)
+    y = LeakyReLUDropout.apply(x, 0.3, 0.3, (1, 1))
+    torch.manual_seed(2)
+    plain = LeakyReLUDropout.apply(x, 0.3, 0.3)
+    assert y.shape == (2, 3, 5, 5) and torch.equal(y[..., :4, :4], plain)
+    assert not y[..., 4, :].any() and not y[..., :, 4].any()
+    g = torch.randn(2, 3, 5, 5)
+    (gx,) = torch.autograd.grad(y, x, g)
+    (gp,) = torch.autograd.grad(plain, x, g[..., :4, :4])
+    assert torch.equal(gx, gp)
+
+
+def test_the_dropout_draw_is_reproducible_uniform_and_laid_out_like_its_input(monkeypatch):
+    from ganrun_plugins.dcgan import networks
+
+    monkeypatch.setattr(networks, "PARALLEL_DRAW", 1000)  # split even a small draw
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 3)
+    x = torch.randn(8, 16, 10, 10).contiguous(memory_format=torch.channels_last)
+    torch.manual_seed(5)
+    a = networks.uniform_like(x)
+    torch.manual_seed(5)
+    b = networks.uniform_like(x)
+    assert torch.equal(a, b) and a.is_contiguous(memory_format=torch.channels_last)
+    assert a.shape == x.shape and 0 <= a.min() and a.max() < 1
+    assert abs(a.mean().item() - 0.5) < 0.02 and abs((a < 0.3).float().mean().item() - 0.3) < 0.02
+    assert networks.uniform_like(x.contiguous()).is_contiguous()
+    assert not torch.equal(networks.uniform_like(x), a)  # the global generator moved on

@@ -22,10 +22,12 @@ Speed (the same mathematics, computed the way the CPU kernels want it; docs/dcga
 * the asymmetric padding is the convolution's own symmetric padding (1) plus one zero row
   and column after, not a padded copy of the whole input;
 * LeakyReLU and Dropout are one autograd function: one uniform draw per element (kept where
-  ``u >= rate``, as ``tf.nn.dropout`` does), one saved factor, one multiply backward.
+  ``u >= rate``, as ``tf.nn.dropout`` does), one saved factor, one multiply backward; it
+  writes its output with the next convolution's extra zero row and column already there.
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Sequence
 
 import torch
@@ -53,15 +55,21 @@ class SamePadConv(nn.Module):
         self.tf_padding = tf_padding
         self.conv = nn.Conv2d(c_in, c_out, KERNEL, stride, padding=2, bias=bias)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def padding(self, h: int, w: int) -> tuple[int, int, int, int]:
+        """(top, left) for the convolution, (bottom, right) zeros to add after its input."""
         if not self.tf_padding:
-            return self.conv(x)
-        stride = self.conv.stride
-        top, bottom = tf_same_padding(x.shape[-2], stride[0])
-        left, right = tf_same_padding(x.shape[-1], stride[1])
-        if bottom > top or right > left:
-            x = F.pad(x, (0, right - left, 0, bottom - top))
-        return F.conv2d(x, self.conv.weight, self.conv.bias, stride, (top, left))
+            return 2, 2, 0, 0
+        top, bottom = tf_same_padding(h, self.conv.stride[0])
+        left, right = tf_same_padding(w, self.conv.stride[1])
+        return top, left, bottom - top, right - left
+
+    def forward(self, x: torch.Tensor, size: tuple[int, int] | None = None) -> torch.Tensor:
+        """``x`` of ``size`` (H, W); or, with ``size`` given, ``x`` already followed by the
+        zeros :meth:`padding` asks for (the previous layer wrote them)."""
+        top, left, bottom, right = self.padding(*(size or x.shape[-2:]))
+        if size is None and (bottom or right):
+            x = F.pad(x, (0, right, 0, bottom))
+        return F.conv2d(x, self.conv.weight, self.conv.bias, self.conv.stride, (top, left))
 
 
 class SamePadConvTranspose(nn.Module):
@@ -87,39 +95,90 @@ class SamePadConvTranspose(nn.Module):
         return y[..., :h, :w].contiguous(memory_format=torch.channels_last)
 
 
+PARALLEL_DRAW = 1 << 20  # elements from which the dropout draw is split over threads
+_draw_pool: ThreadPoolExecutor | None = None
+
+
+def uniform_like(x: torch.Tensor) -> torch.Tensor:
+    """fp32 ``U[0, 1)`` draws shaped and laid out like ``x``.
+
+    PyTorch's CPU generator is one Mersenne Twister, drawn serially: at the tutorial's batch
+    of 256 the two dropout masks took ~7% of a step on 2 cores while the other core idled.
+    A large draw is split into one chunk per intra-op thread, each from its own generator
+    seeded from the global one (so ``torch.manual_seed`` and a resumed run's restored RNG
+    state reproduce it), and the chunks are filled side by side.
+    """
+    chunks = min(torch.get_num_threads(), 8)
+    nhwc = x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last)
+    if x.device.type != "cpu" or chunks < 2 or x.numel() < PARALLEL_DRAW or \
+            not (x.is_contiguous() or nhwc):
+        return torch.rand_like(x, dtype=torch.float32)
+    global _draw_pool
+    if _draw_pool is None or _draw_pool._max_workers < chunks - 1:
+        _draw_pool = ThreadPoolExecutor(chunks - 1, thread_name_prefix="ganrun-dropout")
+    seeds = torch.randint(0, 2**62, (chunks,)).tolist()
+    flat = torch.empty(x.numel(), dtype=torch.float32)
+    parts = flat.chunk(chunks)
+    gens = [torch.Generator().manual_seed(s) for s in seeds]
+    pending = [_draw_pool.submit(p.uniform_, generator=g) for p, g in zip(parts[1:], gens[1:])]
+    parts[0].uniform_(generator=gens[0])
+    for f in pending:
+        f.result()
+    if x.is_contiguous():
+        return flat.view(x.shape)
+    n, c, h, w = x.shape
+    return flat.view(n, h, w, c).permute(0, 3, 1, 2)
+
+
 class LeakyReLUDropout(torch.autograd.Function):
     """``dropout(leaky_relu(x, slope), rate)`` forward and backward through one factor.
 
     ``f = (u >= rate) / (1 - rate) * (1 if x > 0 else slope)``, one ``u ~ U[0, 1)`` (fp32) per
     element: Keras' Dropout keeps where the uniform draw is at least the rate. The output is
     ``x * f`` and the gradient ``grad * f``: one tensor saved, and every pass a vectorised
-    kernel (``f`` is ``leaky_relu_backward`` of the scaled mask).
+    kernel (``f`` is ``leaky_relu_backward`` of the scaled mask). With ``pad = (bottom,
+    right)`` the output is written into a buffer that many zero rows and columns larger, the
+    input the next convolution's TF padding needs, instead of padding a copy of it.
     """
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor, slope: float, rate: float) -> torch.Tensor:
-        mask = torch.rand_like(x, dtype=torch.float32).ge_(rate).mul_(1.0 / (1.0 - rate))
+    def forward(ctx, x: torch.Tensor, slope: float, rate: float,
+                pad: tuple[int, int] = (0, 0)) -> torch.Tensor:
+        mask = uniform_like(x).ge_(rate).mul_(1.0 / (1.0 - rate))
         factor = torch.ops.aten.leaky_relu_backward(mask.to(x.dtype), x, slope, False)
         ctx.save_for_backward(factor)
-        return x * factor
+        ctx.pad = pad
+        if not any(pad):
+            return x * factor
+        h, w = x.shape[-2:]
+        out = torch.empty((*x.shape[:-2], h + pad[0], w + pad[1]), dtype=x.dtype,
+                          device=x.device, memory_format=torch.channels_last)
+        out[..., h:, :].zero_()
+        out[..., :h, w:].zero_()
+        torch.mul(x, factor, out=out[..., :h, :w])
+        return out
 
     @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None, None]:
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         (factor,) = ctx.saved_tensors
-        return grad * factor, None, None
+        if any(ctx.pad):
+            grad = grad[..., :factor.shape[-2], :factor.shape[-1]]
+        return grad * factor, None, None, None
 
 
 class ActivationDropout(nn.Module):
-    """LeakyReLU(slope) then Dropout(rate): fused while training, plain in inference."""
+    """LeakyReLU(slope) then Dropout(rate): fused while training, plain in inference; ``pad``
+    (bottom, right) zero rows and columns after, for the next convolution."""
 
     def __init__(self, slope: float, rate: float):
         super().__init__()
         self.slope, self.rate = slope, rate
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, pad: tuple[int, int] = (0, 0)) -> torch.Tensor:
         if self.training and self.rate > 0:
-            return LeakyReLUDropout.apply(x, self.slope, self.rate)
-        return F.leaky_relu(x, self.slope)
+            return LeakyReLUDropout.apply(x, self.slope, self.rate, pad)
+        x = F.leaky_relu(x, self.slope)
+        return F.pad(x, (0, pad[1], 0, pad[0])) if any(pad) else x
 
     def extra_repr(self) -> str:
         return f"slope={self.slope}, rate={self.rate}"
@@ -209,9 +268,11 @@ class Discriminator(nn.Module):
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """The flattened last feature map (N x 7*7*w1), in Keras' channels-last order."""
-        x = x.contiguous(memory_format=torch.channels_last)
-        x = self.act_drop(self.conv1(x))
-        x = self.act_drop(self.conv2(x))
+        x = self.conv1(x.contiguous(memory_format=torch.channels_last))
+        size = x.shape[-2:]
+        _, _, bottom, right = self.conv2.padding(*size)
+        x = self.act_drop(x, (bottom, right))  # written with conv2's extra zeros after
+        x = self.act_drop(self.conv2(x, size))
         return x.permute(0, 2, 3, 1).flatten(1)  # Keras Flatten is channels-last: a view here
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -269,3 +269,22 @@ def test_confident_share_counts_samples_read_with_probability_at_least_0_9():
     logits = torch.tensor([[10.0, 0.0], [0.1, 0.0], [0.0, 3.0], [0.0, 2.0]])  # p 1.0, .52, .95, .88
     assert confident_share(logits) == 0.5
     assert confident_share(logits, threshold=0.5) == 1.0
+
+
+def test_prdc_in_one_pass_equals_the_two_functions():
+    from ganrun.metrics.prdc import density_coverage, knn_radii, prdc
+
+    g = torch.Generator().manual_seed(0)
+    real, fake = torch.randn(1500, 8, generator=g), torch.randn(300, 8, generator=g) * 1.2 + 0.3
+    got = prdc(real, fake, knn_radii(real, 3), knn_radii(real, 5))
+    assert (got["precision"], got["recall"]) == precision_recall(real, fake, k=3)
+    assert (got["density"], got["coverage"]) == density_coverage(real, fake, k=5)
+
+
+def test_mean_ssim_of_pairs_as_channels_is_the_mean_of_pair_ssims():
+    from ganrun.metrics.diversity import mean_ssim
+
+    g = torch.Generator().manual_seed(0)
+    a = torch.rand(40, 1, 28, 28, generator=g) * 2 - 1
+    b = (a + 0.3 * torch.randn(40, 1, 28, 28, generator=g)).clamp(-1, 1)
+    assert abs(mean_ssim(a, b) - ssim(a, b).double().mean().item()) < 1e-6

@@ -59,15 +59,12 @@ def _confident(evaluator, real):
 
 
 def _prdc(evaluator, real):
-    from ganrun.metrics.prdc import density_coverage, knn_radii, precision_recall
+    from ganrun.metrics.prdc import knn_radii, prdc
 
     radii3, radii5 = knn_radii(real.features, 3), knn_radii(real.features, 5)  # once a run
 
     def score(fake):
-        precision, recall = precision_recall(real.features, fake.features, k=3, real_radii=radii3)
-        density, coverage = density_coverage(real.features, fake.features, k=5, real_radii=radii5)
-        return {"eval/precision": precision, "eval/recall": recall,
-                "eval/density": density, "eval/coverage": coverage}
+        return {f"eval/{k}": v for k, v in prdc(real.features, fake.features, radii3, radii5).items()}
 
     return score
 

@@ -34,7 +34,7 @@ def ssim(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 def intra_class_ssim(images: torch.Tensor, labels: torch.Tensor, pairs_per_class: int = 50,
-                     seed: int = 0, batch: int = 1000) -> dict[int, float]:
+                     seed: int = 0) -> dict[int, float]:
     """Mean SSIM over ``pairs_per_class`` random pairs of distinct samples per class.
 
     ``labels``: real labels, a conditional generator's requested classes, or the
@@ -60,12 +60,23 @@ def intra_class_ssim(images: torch.Tensor, labels: torch.Tensor, pairs_per_class
         owners += [c] * pairs_per_class
     if not owners:
         return {}
-    first, second = torch.cat(firsts), torch.cat(seconds)
     device = images.device
-    values = torch.cat([ssim(images[a.to(device)], images[b.to(device)]).cpu()
-                        for a, b in zip(first.split(batch), second.split(batch))])
-    per_class = values.reshape(-1, pairs_per_class).double().mean(1).tolist()
+    per_class = [mean_ssim(images[a.to(device)], images[b.to(device)])
+                 for a, b in zip(firsts, seconds)]
     return dict(zip(owners[::pairs_per_class], per_class))
+
+
+def mean_ssim(a: torch.Tensor, b: torch.Tensor) -> float:
+    """The mean of :func:`ssim` over the pairs ``(a[i], b[i])``, computed with the pairs as
+    the channels of one image: torchmetrics then runs one depthwise Gaussian convolution,
+    which oneDNN runs ~6x faster (channels-last) than N one-channel convolutions. Every
+    pair's SSIM map has the same size, so the mean over channels is the mean over pairs."""
+    n, c, h, w = a.shape
+    as_channels = [x.float().reshape(1, n * c, h, w).contiguous(memory_format=torch.channels_last)
+                   for x in (a, b)]
+    return float(structural_similarity_index_measure(
+        *as_channels, gaussian_kernel=True, sigma=SIGMA, data_range=DATA_RANGE,
+        reduction="none")[0].double())
 
 
 def mean_intra_class_ssim(images: torch.Tensor, labels: torch.Tensor, pairs_per_class: int = 50,

@@ -107,8 +107,6 @@ def tf_worker(data: str) -> None:
 # ----------------------------------------------------------------------------- ganrun side
 def ganrun_step(precision: str, work: Path):
     """A closure running one ganrun dcgan step (the engine's per-step code) per call."""
-    import torch
-
     from ganrun import engine
     from ganrun.device import move_batch
     from ganrun.plugins import get_plugin_manager
@@ -136,7 +134,7 @@ def ganrun_step(precision: str, work: Path):
         k[0] += 1
         return 1000 * (time.perf_counter() - t)
 
-    return step, run.loader.dataset.images[:len(batches) * BATCH], torch
+    return step, run.loader.dataset.images[:len(batches) * BATCH]
 
 
 def cpu_model() -> str:
@@ -147,16 +145,6 @@ def cpu_model() -> str:
     except OSError:
         pass
     return "unknown CPU"
-
-
-def bf16_kind() -> str:
-    flags = ""
-    try:
-        flags = next(line for line in open("/proc/cpuinfo") if line.startswith("flags"))
-    except (OSError, StopIteration):
-        pass
-    kinds = [k for k, f in (("AMX", " amx_bf16"), ("AVX512-BF16", " avx512_bf16")) if f in flags]
-    return "+".join(kinds) or "none"
 
 
 def main() -> None:
@@ -173,12 +161,12 @@ def main() -> None:
 
     import numpy as np
 
-    from ganrun.precision import native_bf16
+    from ganrun.precision import cpu_bf16_kind, native_bf16
 
     work = Path(tempfile.mkdtemp(prefix="ganrun-vs-tf-"))
     os.chdir(work)
     import torch
-    fp32_step, images, _ = ganrun_step("fp32", work)
+    fp32_step, images = ganrun_step("fp32", work)
     sides = {"fp32": fp32_step}
     if native_bf16(torch.device("cpu")):
         sides["bf16"] = ganrun_step("bf16", work)[0]
@@ -209,7 +197,7 @@ def main() -> None:
     tf.stdin.close()
     tf.wait()
     med = {k: statistics.median(v) for k, v in times.items()}
-    print(f"CPU: {cpu_model()}, {os.cpu_count()} cores, native bf16: {bf16_kind()}; "
+    print(f"CPU: {cpu_model()}, {os.cpu_count()} cores, native bf16: {cpu_bf16_kind()}; "
           f"torch {torch.__version__}, {torch.get_num_threads()} threads; batch {BATCH}; "
           f"{args.rounds} rounds of {args.steps} steps")
     for k, v in med.items():

@@ -15,6 +15,7 @@ from tests.conftest import train_once
 def test_the_average_follows_eq_2_and_copies_buffers():
     net = nn.Sequential(nn.Linear(2, 2), nn.BatchNorm1d(2))
     avg = WeightAverage(net, 0.9)
+    avg.updates = 100  # past the warm-up: the decay is beta
     before = avg.net[0].weight.clone()
     with torch.no_grad():
         net[0].weight.add_(1.0)
@@ -27,6 +28,27 @@ def test_the_average_follows_eq_2_and_copies_buffers():
         WeightAverage(net, 1.0)
 
 
+def test_the_decay_warms_up_as_tensorflows_num_updates():
+    net = nn.Linear(2, 2)
+    avg = WeightAverage(net, 0.999)
+    decays = []
+    for _ in range(3):
+        decays.append(avg.decay())
+        avg.update(net)
+    assert decays == pytest.approx([0.1, 2 / 11, 3 / 12])
+    avg.updates = 10_000
+    assert avg.decay() == 0.999
+    with torch.no_grad():  # the first update moves 90% of the way: the init is soon gone
+        fresh = WeightAverage(net, 0.999)
+        start = fresh.net.weight.clone()
+        net.weight.add_(1.0)
+        fresh.update(net)
+    assert torch.allclose(fresh.net.weight, start + 0.9)
+    restored = WeightAverage(net, 0.999)
+    restored.load_state_dict(fresh.state_dict())
+    assert restored.updates == 1 and torch.equal(restored.net.weight, fresh.net.weight)
+
+
 def test_dcgan_exports_and_checkpoints_the_average(tiny_recipe, tmp_path):
     from ganrun.checkpoint import load_checkpoint
 
@@ -34,7 +56,7 @@ def test_dcgan_exports_and_checkpoints_the_average(tiny_recipe, tmp_path):
                               "model.g_ema=0.9"])
     assert s["status"] == "FINISHED"
     trainer = load_checkpoint(Path(s["output_dir"]) / "checkpoints" / "ckpt-epoch0002.pt")["trainer"]
-    average, live = trainer["extra"]["G_ema"], trainer["networks"]["G"]
+    average, live = trainer["extra"]["G_ema"]["net"], trainer["networks"]["G"]
     exported = load_file(s["generator"])
     assert exported.keys() == average.keys()
     assert all(torch.equal(v, average[k].contiguous()) for k, v in exported.items())

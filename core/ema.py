@@ -51,5 +51,8 @@ class WeightAverage:
         return {"net": self.net.state_dict(), "updates": self.updates}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Also reads a checkpoint written before the warm-up (the network's state alone)."""
+        if "net" not in state:
+            state = {"net": state, "updates": 10**9}  # its average had no warm-up to resume
         self.net.load_state_dict(state["net"])
         self.updates = int(state["updates"])

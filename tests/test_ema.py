@@ -47,6 +47,8 @@ def test_the_decay_warms_up_as_tensorflows_num_updates():
     restored = WeightAverage(net, 0.999)
     restored.load_state_dict(fresh.state_dict())
     assert restored.updates == 1 and torch.equal(restored.net.weight, fresh.net.weight)
+    restored.load_state_dict(fresh.net.state_dict())  # an older checkpoint's plain state
+    assert restored.decay() == 0.999 and torch.equal(restored.net.weight, fresh.net.weight)
 
 
 def test_dcgan_exports_and_checkpoints_the_average(tiny_recipe, tmp_path):

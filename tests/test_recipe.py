@@ -11,8 +11,9 @@ from tests.conftest import RECIPES
 def test_quickstart_extends_the_tutorial_recipe(registry):
     r = load_recipe(RECIPES / "quickstart.yaml", registry=registry)
     assert r.name == "quickstart" and r.method == "dcgan"
-    assert r.model.noise_dim == 100 and r.model.dropout == 0.3 and r.model.tf_padding  # inherited
-    assert r.model.lr_g == 2e-4 and r.model.betas == [0.5, 0.999]  # its own
+    assert r.model.noise_dim == 100 and r.model.bn_momentum == 0.01 and r.model.tf_padding  # inherited
+    assert (r.model.dropout, r.model.leaky_slope) == (0.0, 0.2)  # its own: the DCGAN paper's D
+    assert r.model.lr_g == 4e-4 and r.model.betas == [0.5, 0.999] and r.model.g_ema == 0.999
     assert r.model.g_widths == [64, 32, 16] and r.train.batch_size == 16
 
 

@@ -46,7 +46,7 @@ def test_mlflow_holds_the_finished_run(trained):
     assert run.info.status == "FINISHED"
     assert run.data.tags["ganrun.method"] == "dcgan"
     assert run.data.tags["ganrun.plugin.dcgan"] == "ganrun 0.1.0"
-    assert run.data.params["train.batch_size"] == "64" and run.data.params["model.lr_g"] == "0.0002"
+    assert run.data.params["train.batch_size"] == "64" and run.data.params["model.lr_g"] == "0.0004"
     steps = [m.step for m in client.get_metric_history(s["run_id"], "loss/gen")]
     assert sorted(steps) == list(range(1, 9))  # 256 images / 64 = 4 steps x 2 epochs
     assert [m.step for m in client.get_metric_history(s["run_id"], "epoch/disc")] == [1, 2]

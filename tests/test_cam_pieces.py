@@ -110,9 +110,11 @@ def test_saliency_of_a_linear_model_is_its_weight_magnitude():
     torch.manual_seed(0)
     net = nn.Sequential(nn.Flatten(), nn.Linear(2 * 4 * 4, 3))
     x = torch.randn(2, 2, 4, 4)
-    sal = saliency_map(net, x, torch.tensor([1, 2]))
+    sal, classes = saliency_map(net, x, torch.tensor([1, 2]))
     w = net[1].weight.detach().view(3, 2, 4, 4).abs().amax(dim=1)
-    assert torch.allclose(sal, w[[1, 2]])
+    assert torch.allclose(sal, w[[1, 2]]) and classes.tolist() == [1, 2]
+    sal, predicted = saliency_map(net, x)  # no classes: the predicted ones, same forward
+    assert torch.equal(predicted, net(x).argmax(1)) and torch.allclose(sal, w[predicted])
 
 
 def test_dcgan_discriminator_logit_decomposes_into_per_location_terms():

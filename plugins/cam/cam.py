@@ -58,14 +58,18 @@ def cam_for(model: nn.Module, x: torch.Tensor,
     return upsample(cams, x.shape[-2:]), classes
 
 
-def saliency_map(model: nn.Module, x: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
+def saliency_map(model: nn.Module, x: torch.Tensor,
+                 classes: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Simonyan et al. 2014, Sec. 3: |d S_c / d x| of the class score (logit), the maximum
-    over the image's channels: N x H x W. Put the model in eval mode first."""
+    over the image's channels: (maps N x H x W, classes N). ``classes`` None: each image's
+    predicted class, from the same forward pass. Put the model in eval mode first."""
     x = x.detach().requires_grad_(True)
     with torch.enable_grad():
-        scores = model(x).gather(1, classes.view(-1, 1)).sum()
-        (grad,) = torch.autograd.grad(scores, x)
-    return grad.abs().amax(dim=1)
+        logits = model(x)
+        if classes is None:
+            classes = logits.detach().argmax(dim=1)
+        (grad,) = torch.autograd.grad(logits.gather(1, classes.view(-1, 1)).sum(), x)
+    return grad.abs().amax(dim=1), classes
 
 
 # ------------------------------------------------------------------------------ boxes
@@ -122,12 +126,10 @@ def localisation_scores(model: nn.Module, images: torch.Tensor, labels: torch.Te
     try:
         for i in range(0, len(images), batch_size):
             x = images[i : i + batch_size].to(device)
-            with torch.no_grad():
-                predicted = model(x).argmax(dim=1)
-            if method == "cam":
-                heat, _ = cam_for(model, x, predicted)
-            else:
-                heat = saliency_map(model, x, predicted)
+            if method == "cam":  # one forward: the maps give the logits and the CAMs
+                heat, predicted = cam_for(model, x)
+            else:  # one forward and backward: the predicted class's score's gradient
+                heat, predicted = saliency_map(model, x)
             found = boxes_from_maps(heat.cpu(), threshold)
             ious = iou(found, boxes[i : i + batch_size].cpu())
             hit = (predicted.cpu() == labels[i : i + batch_size].cpu())

@@ -119,6 +119,43 @@ def test_image_pool_fills_then_swaps_half_the_time():
     assert torch.equal(ImagePool(0).query(new), new)  # size 0: no pool
 
 
+def official_query(pool: list, size: int, images: torch.Tensor) -> torch.Tensor:
+    """The official ``ImagePool.query`` (util/image_pool.py), for comparison."""
+    out = []
+    for image in images:
+        image = torch.unsqueeze(image.data, 0)
+        if len(pool) < size:
+            pool.append(image)
+            out.append(image)
+        elif random.uniform(0, 1) > 0.5:
+            i = random.randint(0, size - 1)
+            out.append(pool[i].clone())
+            pool[i] = image
+        else:
+            out.append(image)
+    return torch.cat(out, 0)
+
+
+def test_image_pool_matches_the_official_query_and_keeps_its_own_copies():
+    ours, theirs = ImagePool(5), []
+    for seed in range(6):
+        batch = torch.randn(4, 3, 6, 6).contiguous(memory_format=torch.channels_last)
+        random.seed(seed)
+        want = official_query(theirs, 5, batch.clone())
+        random.seed(seed)
+        got = ours.query(batch)
+        assert torch.equal(got, want) and torch.equal(torch.cat(ours.images), torch.cat(theirs))
+        if got.data_ptr() != batch.data_ptr():  # earlier images swapped in: a new batch
+            assert got.is_contiguous(memory_format=torch.channels_last)
+        batch.fill_(7.0)  # the caller reuses its batch: the pool must not see it
+        assert not (torch.cat(ours.images) == 7.0).any()
+    one_image = 3 * 6 * 6 * 4  # bytes: a stored image does not pin the batch it came from
+    assert all(im.untyped_storage().nbytes() == one_image for im in ours.images)
+    fresh = ImagePool(8)
+    batch = torch.randn(4, 3, 6, 6)
+    assert fresh.query(batch).data_ptr() == batch.data_ptr()  # filling: no copy
+
+
 def test_linear_decay_at_the_epoch_boundaries():
     opt = torch.optim.Adam([nn.Parameter(torch.zeros(1))], lr=2e-4)
     sched = linear_decay(opt, n_epochs=100, n_epochs_decay=100)

@@ -32,6 +32,22 @@ def test_official_architecture_at_256():
         assert ResnetGenerator(ngf=8)(torch.zeros(1, 3, 256, 256)).shape == (1, 3, 256, 256)
 
 
+def test_reflection_pads_stay_in_bf16_under_cpu_autocast():
+    g = ResnetGenerator(1, 1, ngf=4, n_blocks=1)
+    pads = [m for m in g.modules() if isinstance(m, nn.ReflectionPad2d)]
+    seen: list[tuple[torch.dtype, torch.dtype]] = []
+    for m in pads:
+        m.register_forward_hook(lambda m, args, out: seen.append((args[0].dtype, out.dtype)))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = g(torch.rand(2, 1, 8, 8))
+    assert len(seen) == len(pads) == 4 and y.dtype == torch.bfloat16
+    assert seen[0] == (torch.float32, torch.float32)  # the image itself is not cast
+    assert all(dtypes == (torch.bfloat16, torch.bfloat16) for dtypes in seen[1:])  # no round trip
+    with torch.no_grad():  # and outside autocast: the same values as torch's own padding
+        x = torch.randn(2, 3, 5, 5)
+        assert torch.equal(pads[1](x), F.pad(x, (1, 1, 1, 1), mode="reflect"))
+
+
 def test_init_is_normal_002_with_zero_bias():
     recipe = SimpleNamespace(model=CycleGANConfig(), method="cyclegan")
     g = plugin.generator(recipe, "genAB")

@@ -11,6 +11,7 @@ from torch import nn
 
 from ganrun.errors import UserError
 from ganrun.pool import ImagePool
+from ganrun.precision import Precision
 from ganrun.schedules import linear_decay
 from ganrun_plugins.cyclegan.method import CycleGANConfig, CycleGANTrainer, make_losses
 from ganrun_plugins.cyclegan.networks import PatchDiscriminator, ResnetGenerator
@@ -135,6 +136,25 @@ def test_batched_calls_give_the_official_separate_calls_losses_and_gradients():
     on_real, on_fake = dB(realB), dB(fake)
     want_d = 0.5 * (mse(on_real, torch.ones_like(on_real)) + mse(on_fake, torch.zeros_like(on_fake)))
     assert t.discriminator_loss(dB, realB, fake).item() == pytest.approx(want_d.item(), rel=1e-10)
+
+
+def test_a_bf16_step_runs_the_networks_in_bf16_and_the_losses_in_fp32():
+    torch.manual_seed(0)
+    recipe = SimpleNamespace(model=CycleGANConfig(ngf=4, ndf=4, n_layers_D=2, channels=1),
+                             method="cyclegan")
+    gens = {k: plugin.generator(recipe, k) for k in ("genAB", "genBA")}
+    discs = {k: plugin.discriminator(recipe, k) for k in ("discA", "discB")}
+    t = CycleGANTrainer(recipe, gens, discs, make_losses(recipe.model), torch.device("cpu"))
+    t.precision = Precision("bf16")
+    before = [p.detach().clone() for p in gens["genAB"].parameters()]
+    batch = {"A": torch.rand(2, 1, 16, 16) * 2 - 1, "B": torch.rand(2, 1, 16, 16) * 2 - 1}
+    with t.precision.autocast():  # as the engine runs every step
+        out = t.train_step(batch)
+    assert all(v.dtype == torch.float32 and torch.isfinite(v) for v in out.values())
+    assert t.pools["fakeA"].images[0].dtype == torch.bfloat16  # the generators ran in bf16
+    after = list(gens["genAB"].parameters())
+    assert all(p.dtype == torch.float32 for p in after)  # weights and Adam stay fp32
+    assert any(not torch.equal(a, b) for a, b in zip(before, after))
 
 
 def test_one_step_updates_generators_once_and_discriminators_from_the_pool():

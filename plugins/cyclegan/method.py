@@ -87,6 +87,10 @@ def set_requires_grad(nets: list[nn.Module], flag: bool) -> None:
 class CycleGANTrainer(Trainer):
     """Two generators, two discriminators, two image pools, one schedule per optimiser."""
 
+    #: bench/quality_cyclegan.py at equal epochs: bf16 keeps class_kept and domain_b of
+    #: fp32 (docs/cyclegan.md, "Speed"), so ``train.precision: auto`` may take bf16
+    auto_bf16 = True
+
     def __init__(self, recipe: Any, generators: dict[str, nn.Module],
                  discriminators: dict[str, nn.Module], losses: dict[str, Any],
                  device: torch.device):

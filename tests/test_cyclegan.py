@@ -28,6 +28,7 @@ def test_official_architecture_at_256():
     assert n_params(g) == 11_378_179  # official resnet_9blocks, ngf 64, instance norm
     assert n_params(d) == 2_764_737  # official 70x70 PatchGAN, ndf 64, 3 layers
     assert n_params(ResnetGenerator(n_blocks=6)) == 7_837_699
+    assert g.model[-2].weight.is_contiguous(memory_format=torch.channels_last)  # the to-RGB conv
     with torch.no_grad():
         assert d(torch.zeros(1, 3, 256, 256)).shape == (1, 1, 30, 30)
         assert ResnetGenerator(ngf=8)(torch.zeros(1, 3, 256, 256)).shape == (1, 3, 256, 256)

@@ -82,8 +82,9 @@ def dcgan_plain(trainer, recipe, dataset):
 def cyclegan_plain(trainer, recipe, dataset):
     """A closure running one plain CycleGAN epoch (the official step) on network copies."""
     c = recipe.model
-    gAB, gBA, dA, dB = (copy.deepcopy(n) for n in (trainer.genAB, trainer.genBA,
-                                                     trainer.discA, trainer.discB))
+    # the official layout: every weight NCHW (ganrun keeps some in channels_last)
+    gAB, gBA, dA, dB = (copy.deepcopy(n).to(memory_format=torch.contiguous_format)
+                        for n in (trainer.genAB, trainer.genBA, trainer.discA, trainer.discB))
     opt_g = torch.optim.Adam([*gAB.parameters(), *gBA.parameters()], c.lr, betas=tuple(c.betas))
     opt_d = torch.optim.Adam([*dA.parameters(), *dB.parameters()], c.lr, betas=tuple(c.betas))
     pools = {"A": [], "B": []}

@@ -79,12 +79,22 @@ def dcgan_plain(trainer, recipe, dataset):
                                cfg.noise_dim, rng)
 
 
+def official_copy(net: torch.nn.Module) -> torch.nn.Module:
+    """A copy of a ganrun CycleGAN network as the official code runs it: every weight NCHW
+    (ganrun keeps its output convolution in channels_last) and torch's own reflection pads
+    (ganrun's keep bf16 under autocast; the same values in fp32, without the guard's cost)."""
+    net = copy.deepcopy(net).to(memory_format=torch.contiguous_format)
+    for m in net.modules():
+        if isinstance(m, torch.nn.ReflectionPad2d):
+            m.__class__ = torch.nn.ReflectionPad2d
+    return net
+
+
 def cyclegan_plain(trainer, recipe, dataset):
     """A closure running one plain CycleGAN epoch (the official step) on network copies."""
     c = recipe.model
-    # the official layout: every weight NCHW (ganrun keeps some in channels_last)
-    gAB, gBA, dA, dB = (copy.deepcopy(n).to(memory_format=torch.contiguous_format)
-                        for n in (trainer.genAB, trainer.genBA, trainer.discA, trainer.discB))
+    gAB, gBA, dA, dB = (official_copy(n) for n in (trainer.genAB, trainer.genBA,
+                                                     trainer.discA, trainer.discB))
     opt_g = torch.optim.Adam([*gAB.parameters(), *gBA.parameters()], c.lr, betas=tuple(c.betas))
     opt_d = torch.optim.Adam([*dA.parameters(), *dB.parameters()], c.lr, betas=tuple(c.betas))
     pools = {"A": [], "B": []}

@@ -12,7 +12,11 @@ checkpoints. The plain loop is the method's step written directly, on the same d
     .venv/bin/python bench/overhead.py [--method cyclegan] [--repeats 5] [--recipe R] [K=V ...]
 
 Last line: ``overhead_ratio=<median over repeats of ganrun epoch / the plain epoch beside
-it> peak_rss_mb=<the process's peak resident memory>``. Target ratio <= 1.05.
+it> peak_rss_mb=<the process's peak resident memory>``. Target ratio <= 1.05. For
+``--method cyclegan`` the line also carries ``speedup_vs_plain=<median of the pairwise plain
+epoch / ganrun epoch>`` and ``precision=<train.precision as run>``: the plain loop is the
+official code, fp32 and NCHW, so this is ganrun against the official step (issue 14 asks
+for >= 1.25 with ganrun in fp32 or bf16).
 """
 from __future__ import annotations
 
@@ -31,6 +35,16 @@ import torch
 import torch.nn.functional as F
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def cpu_model() -> str:
+    """The CPU's model name as /proc/cpuinfo gives it ("unknown" elsewhere)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next((line.split(":", 1)[1].strip() for line in f
+                         if line.startswith("model name")), "unknown")
+    except OSError:
+        return "unknown"
 
 
 def plain_epoch(G, D, opt_g, opt_d, images, batch_size, noise_dim, rng):
@@ -65,10 +79,21 @@ def dcgan_plain(trainer, recipe, dataset):
                                cfg.noise_dim, rng)
 
 
+def official_copy(net: torch.nn.Module) -> torch.nn.Module:
+    """A copy of a ganrun CycleGAN network as the official code runs it: every weight NCHW
+    (ganrun keeps its output convolution in channels_last) and torch's own reflection pads
+    (ganrun's keep bf16 under autocast; the same values in fp32, without the guard's cost)."""
+    net = copy.deepcopy(net).to(memory_format=torch.contiguous_format)
+    for m in net.modules():
+        if isinstance(m, torch.nn.ReflectionPad2d):
+            m.__class__ = torch.nn.ReflectionPad2d
+    return net
+
+
 def cyclegan_plain(trainer, recipe, dataset):
     """A closure running one plain CycleGAN epoch (the official step) on network copies."""
     c = recipe.model
-    gAB, gBA, dA, dB = (copy.deepcopy(n) for n in (trainer.genAB, trainer.genBA,
+    gAB, gBA, dA, dB = (official_copy(n) for n in (trainer.genAB, trainer.genBA,
                                                      trainer.discA, trainer.discB))
     opt_g = torch.optim.Adam([*gAB.parameters(), *gBA.parameters()], c.lr, betas=tuple(c.betas))
     opt_d = torch.optim.Adam([*dA.parameters(), *dB.parameters()], c.lr, betas=tuple(c.betas))
@@ -137,6 +162,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from ganrun import engine
+    from ganrun.precision import cpu_bf16_kind
     from ganrun.plugins import get_plugin_manager
     from ganrun.recipe import load_recipe
     from ganrun.registry import Registry
@@ -171,6 +197,8 @@ def main() -> None:
     p, g = statistics.median(plain_t), statistics.median(ganrun_t)
     print(f"recipe {Path(args.recipe).name}: batch {recipe.train.batch_size}, {steps} steps/epoch, "
           f"threads {torch.get_num_threads()}, {args.repeats} repeats", file=sys.stderr)
+    print(f"cpu: {cpu_model()} (native bf16: {cpu_bf16_kind()}); ganrun precision "
+          f"{trainer.precision.name}, the plain loop fp32")
     print(f"plain  epochs (s): {' '.join(f'{x:.2f}' for x in plain_t)}; "
           f"median {p:.2f} ({1000 * p / steps:.0f} ms/step)")
     print(f"ganrun epochs (s): {' '.join(f'{x:.2f}' for x in ganrun_t)}; "
@@ -181,7 +209,9 @@ def main() -> None:
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
     if torch.cuda.is_available():
         print(f"cuda peak allocated: {torch.cuda.max_memory_allocated() / 2**20:.0f} MiB")
-    print(f"overhead_ratio={statistics.median(ratios):.3f} peak_rss_mb={peak_mb:.0f}")
+    speedup = (f" speedup_vs_plain={statistics.median(a / b for a, b in zip(plain_t, ganrun_t)):.3f}"
+               f" precision={trainer.precision.name}" if args.method == "cyclegan" else "")
+    print(f"overhead_ratio={statistics.median(ratios):.3f}{speedup} peak_rss_mb={peak_mb:.0f}")
 
 
 if __name__ == "__main__":

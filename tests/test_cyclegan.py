@@ -11,6 +11,7 @@ from torch import nn
 
 from ganrun.errors import UserError
 from ganrun.pool import ImagePool
+from ganrun.precision import Precision
 from ganrun.schedules import linear_decay
 from ganrun_plugins.cyclegan.method import CycleGANConfig, CycleGANTrainer, make_losses
 from ganrun_plugins.cyclegan.networks import PatchDiscriminator, ResnetGenerator
@@ -27,9 +28,26 @@ def test_official_architecture_at_256():
     assert n_params(g) == 11_378_179  # official resnet_9blocks, ngf 64, instance norm
     assert n_params(d) == 2_764_737  # official 70x70 PatchGAN, ndf 64, 3 layers
     assert n_params(ResnetGenerator(n_blocks=6)) == 7_837_699
+    assert g.model[-2].weight.is_contiguous(memory_format=torch.channels_last)  # the to-RGB conv
     with torch.no_grad():
         assert d(torch.zeros(1, 3, 256, 256)).shape == (1, 1, 30, 30)
         assert ResnetGenerator(ngf=8)(torch.zeros(1, 3, 256, 256)).shape == (1, 3, 256, 256)
+
+
+def test_reflection_pads_stay_in_bf16_under_cpu_autocast():
+    g = ResnetGenerator(1, 1, ngf=4, n_blocks=1)
+    pads = [m for m in g.modules() if isinstance(m, nn.ReflectionPad2d)]
+    seen: list[tuple[torch.dtype, torch.dtype]] = []
+    for m in pads:
+        m.register_forward_hook(lambda m, args, out: seen.append((args[0].dtype, out.dtype)))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = g(torch.rand(2, 1, 8, 8))
+    assert len(seen) == len(pads) == 4 and y.dtype == torch.bfloat16
+    assert seen[0] == (torch.float32, torch.float32)  # the image itself is not cast
+    assert all(dtypes == (torch.bfloat16, torch.bfloat16) for dtypes in seen[1:])  # no round trip
+    with torch.no_grad():  # and outside autocast: the same values as torch's own padding
+        x = torch.randn(2, 3, 5, 5)
+        assert torch.equal(pads[1](x), F.pad(x, (1, 1, 1, 1), mode="reflect"))
 
 
 def test_init_is_normal_002_with_zero_bias():
@@ -89,6 +107,57 @@ def test_discriminator_loss_is_half_the_sum():
     assert got == pytest.approx(0.5 * ((c * 0.5 - 1) ** 2 + (c * -0.25) ** 2))
 
 
+def test_batched_calls_give_the_official_separate_calls_losses_and_gradients():
+    # float64: the networks' instance norms at 16x16 amplify float32 rounding to ~0.3% in
+    # the gradients; in float64 any difference is an error in the batching, not rounding
+    torch.manual_seed(0)
+    recipe = SimpleNamespace(model=CycleGANConfig(ngf=4, ndf=4, n_layers_D=2, channels=1),
+                             method="cyclegan")
+    gens = {k: plugin.generator(recipe, k).double() for k in ("genAB", "genBA")}
+    discs = {k: plugin.discriminator(recipe, k).double() for k in ("discA", "discB")}
+    t = CycleGANTrainer(recipe, gens, discs, make_losses(recipe.model), torch.device("cpu"))
+    realA, realB = (torch.rand(3, 1, 16, 16, dtype=torch.float64) * 2 - 1 for _ in "AB")
+    terms, fakeA, fakeB = t.generator_losses(realA, realB)
+    gAB, gBA, dA, dB = gens["genAB"], gens["genBA"], discs["discA"], discs["discB"]
+    mse, l1 = F.mse_loss, F.l1_loss
+    fB, fA = gAB(realA), gBA(realB)  # the official forward: one call per input
+    pB, pA = dB(fB), dA(fA)
+    want = {"gen_adv_AB": mse(pB, torch.ones_like(pB)), "gen_adv_BA": mse(pA, torch.ones_like(pA)),
+            "cycle_A": 10 * l1(gBA(fB), realA), "cycle_B": 10 * l1(gAB(fA), realB),
+            "idt_B": 5 * l1(gAB(realB), realB), "idt_A": 5 * l1(gBA(realA), realA)}
+    assert set(terms) == set(want)
+    assert torch.allclose(fakeB, fB, rtol=1e-12, atol=1e-12) and torch.allclose(fakeA, fA, rtol=1e-12, atol=1e-12)
+    for k, v in want.items():
+        assert terms[k].item() == pytest.approx(v.item(), rel=1e-10), k
+    params = [*gAB.parameters(), *gBA.parameters()]
+    got_g = torch.autograd.grad(sum(terms.values()), params)
+    want_g = torch.autograd.grad(sum(want.values()), params)
+    assert all(torch.allclose(a, b, rtol=1e-8, atol=1e-12) for a, b in zip(got_g, want_g))
+    fake = fB.detach()
+    on_real, on_fake = dB(realB), dB(fake)
+    want_d = 0.5 * (mse(on_real, torch.ones_like(on_real)) + mse(on_fake, torch.zeros_like(on_fake)))
+    assert t.discriminator_loss(dB, realB, fake).item() == pytest.approx(want_d.item(), rel=1e-10)
+
+
+def test_a_bf16_step_runs_the_networks_in_bf16_and_the_losses_in_fp32():
+    torch.manual_seed(0)
+    recipe = SimpleNamespace(model=CycleGANConfig(ngf=4, ndf=4, n_layers_D=2, channels=1),
+                             method="cyclegan")
+    gens = {k: plugin.generator(recipe, k) for k in ("genAB", "genBA")}
+    discs = {k: plugin.discriminator(recipe, k) for k in ("discA", "discB")}
+    t = CycleGANTrainer(recipe, gens, discs, make_losses(recipe.model), torch.device("cpu"))
+    t.precision = Precision("bf16")
+    before = [p.detach().clone() for p in gens["genAB"].parameters()]
+    batch = {"A": torch.rand(2, 1, 16, 16) * 2 - 1, "B": torch.rand(2, 1, 16, 16) * 2 - 1}
+    with t.precision.autocast():  # as the engine runs every step
+        out = t.train_step(batch)
+    assert all(v.dtype == torch.float32 and torch.isfinite(v) for v in out.values())
+    assert t.pools["fakeA"].images[0].dtype == torch.bfloat16  # the generators ran in bf16
+    after = list(gens["genAB"].parameters())
+    assert all(p.dtype == torch.float32 for p in after)  # weights and Adam stay fp32
+    assert any(not torch.equal(a, b) for a, b in zip(before, after))
+
+
 def test_one_step_updates_generators_once_and_discriminators_from_the_pool():
     t = hand_trainer()
     before = {k: next(n.parameters()).item() for k, n in t.networks.items()}
@@ -117,6 +186,43 @@ def test_image_pool_fills_then_swaps_half_the_time():
     again.load_state_dict(state)
     assert again.size == 3 and torch.equal(torch.cat(again.images), torch.cat(pool.images))
     assert torch.equal(ImagePool(0).query(new), new)  # size 0: no pool
+
+
+def official_query(pool: list, size: int, images: torch.Tensor) -> torch.Tensor:
+    """The official ``ImagePool.query`` (util/image_pool.py), for comparison."""
+    out = []
+    for image in images:
+        image = torch.unsqueeze(image.data, 0)
+        if len(pool) < size:
+            pool.append(image)
+            out.append(image)
+        elif random.uniform(0, 1) > 0.5:
+            i = random.randint(0, size - 1)
+            out.append(pool[i].clone())
+            pool[i] = image
+        else:
+            out.append(image)
+    return torch.cat(out, 0)
+
+
+def test_image_pool_matches_the_official_query_and_keeps_its_own_copies():
+    ours, theirs = ImagePool(5), []
+    for seed in range(6):
+        batch = torch.randn(4, 3, 6, 6).contiguous(memory_format=torch.channels_last)
+        random.seed(seed)
+        want = official_query(theirs, 5, batch.clone())
+        random.seed(seed)
+        got = ours.query(batch)
+        assert torch.equal(got, want) and torch.equal(torch.cat(ours.images), torch.cat(theirs))
+        if got.data_ptr() != batch.data_ptr():  # earlier images swapped in: a new batch
+            assert got.is_contiguous(memory_format=torch.channels_last)
+        batch.fill_(7.0)  # the caller reuses its batch: the pool must not see it
+        assert not (torch.cat(ours.images) == 7.0).any()
+    one_image = 3 * 6 * 6 * 4  # bytes: a stored image does not pin the batch it came from
+    assert all(im.untyped_storage().nbytes() == one_image for im in ours.images)
+    fresh = ImagePool(8)
+    batch = torch.randn(4, 3, 6, 6)
+    assert fresh.query(batch).data_ptr() == batch.data_ptr()  # filling: no copy
 
 
 def test_linear_decay_at_the_epoch_boundaries():

@@ -9,6 +9,12 @@ generator objective (eq. 3 plus the identity loss of Sec. 5.2) is stepped once w
 Adam for both generators while the discriminators' gradients are off; then each
 discriminator takes 0.5 x (real + fake) on fakes drawn from its image pool, one Adam for
 both.
+
+Where the official code calls a network once per input, this step concatenates the inputs
+a network sees at the same point of the step and calls it once (genAB on real A and, for
+the identity loss, real B; each discriminator on its real and its fake batch): instance
+norm normalises each image alone, so every image's output is the one a separate call gives,
+in fewer and larger kernels.
 """
 from __future__ import annotations
 
@@ -61,6 +67,17 @@ def make_losses(cfg: CycleGANConfig) -> dict[str, Any]:
             "identity": F.l1_loss}
 
 
+def one_pass(net: nn.Module, *batches: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """``net`` applied to each of ``batches``, in one call on their concatenation.
+
+    Only for networks whose output for an image does not depend on the rest of its batch
+    (instance norm, no batch norm), as every CycleGAN network is.
+    """
+    if len(batches) == 1:
+        return (net(batches[0]),)
+    return net(torch.cat(batches)).split([len(b) for b in batches])
+
+
 def set_requires_grad(nets: list[nn.Module], flag: bool) -> None:
     for net in nets:
         for p in net.parameters():
@@ -69,6 +86,10 @@ def set_requires_grad(nets: list[nn.Module], flag: bool) -> None:
 
 class CycleGANTrainer(Trainer):
     """Two generators, two discriminators, two image pools, one schedule per optimiser."""
+
+    #: bench/quality_cyclegan.py at equal epochs: bf16 keeps class_kept and domain_b of
+    #: fp32 (docs/cyclegan.md, "Speed"), so ``train.precision: auto`` may take bf16
+    auto_bf16 = True
 
     def __init__(self, recipe: Any, generators: dict[str, nn.Module],
                  discriminators: dict[str, nn.Module], losses: dict[str, Any],
@@ -104,22 +125,25 @@ class CycleGANTrainer(Trainer):
         |genBA(realA) - realA|_1.
         """
         c = self.cfg
-        fakeB, fakeA = self.genAB(realA), self.genBA(realB)
+        identity = c.lambda_identity > 0
+        fakeB, *idtB = one_pass(self.genAB, realA, *([realB] if identity else []))
+        fakeA, *idtA = one_pass(self.genBA, realB, *([realA] if identity else []))
         terms = {
             "gen_adv_AB": self.adv.g(self.discB(fakeB)),
             "gen_adv_BA": self.adv.g(self.discA(fakeA)),
             "cycle_A": self.cycle(self.genBA(fakeB), realA) * c.lambda_A,
             "cycle_B": self.cycle(self.genAB(fakeA), realB) * c.lambda_B,
         }
-        if c.lambda_identity > 0:
-            terms["idt_B"] = self.identity(self.genAB(realB), realB) * c.lambda_B * c.lambda_identity
-            terms["idt_A"] = self.identity(self.genBA(realA), realA) * c.lambda_A * c.lambda_identity
+        if identity:
+            terms["idt_B"] = self.identity(idtB[0], realB) * c.lambda_B * c.lambda_identity
+            terms["idt_A"] = self.identity(idtA[0], realA) * c.lambda_A * c.lambda_identity
         return terms, fakeA, fakeB
 
     def discriminator_loss(self, disc: nn.Module, real: torch.Tensor,
                            fake: torch.Tensor) -> torch.Tensor:
         """0.5 x (loss on real + loss on a (pooled) fake), as the official ``backward_D_basic``."""
-        return 0.5 * (self.adv.d_real(disc(real)) + self.adv.d_fake(disc(fake.detach())))
+        on_real, on_fake = one_pass(disc, real, fake.detach())
+        return 0.5 * (self.adv.d_real(on_real) + self.adv.d_fake(on_fake))
 
     # ------------------------------------------------------------------ step
     def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -24,7 +24,7 @@ Train GANs from recipes, with every run tracked.
   ganrun sample MODEL --n N --seed S --out OUT.png|.jpg|.npz [--label C]
   ganrun translate MODEL --to TARGET --input DIR_OR_IMAGE --out DIR
   ganrun import FORMAT SOURCE --out FILE.safetensors
-  ganrun plugins
+  ganrun plugins [--check]
   ganrun evaluator train NAME [--out DIR]
   ganrun data list | ganrun data download NAME [--root DIR]
 """
@@ -85,7 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
     im.add_argument("--out", required=True, help="ganrun generator file to write (.safetensors)")
     im.add_argument("--network", default=None, help="which generator it is (importer's default)")
 
-    sub.add_parser("plugins", help="list installed plugins and the hooks they implement")
+    pl = sub.add_parser("plugins", help="list installed plugins and the hooks they implement")
+    pl.add_argument("--check", action="store_true",
+                    help="import and validate every plugin; name each broken one (exit 2)")
 
     e = sub.add_parser("evaluator", help="evaluators: the classifiers that measure samples")
     e.add_argument("action", choices=["train"], help="train: retrain reproducibly")
@@ -105,11 +107,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _setup():
-    from ganrun.plugins import get_plugin_manager
-    from ganrun.registry import Registry
+    """The healthy plugins and their registry; each broken plugin is named in one warning."""
+    from ganrun.plugin_check import load_plugins
 
-    pm = get_plugin_manager()
-    return pm, Registry.from_hooks(pm.hook)
+    pm, registry, problems = load_plugins()
+    for problem in problems:
+        print(f"ganrun: warning: {problem} (left out)", file=sys.stderr)
+    return pm, registry
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -218,6 +222,8 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
+    if args.check:
+        return _check_plugins()
     pm, registry = _setup()
     for rec in pm.records:
         print(f"{rec.name}  ({rec.distribution} {rec.version}, {rec.module})")
@@ -229,6 +235,19 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     if registry.commands:
         print(f"commands: {', '.join(f'ganrun {c}' for c in sorted(registry.commands))}")
     return 0
+
+
+def _check_plugins() -> int:
+    """``ganrun plugins --check``: one line per problem, exit 2 if there is any."""
+    from ganrun.plugin_check import load_plugins
+
+    pm, _, problems = load_plugins()
+    for problem in problems:
+        print(f"ganrun: error: {problem}", file=sys.stderr)
+    broken = len({p.plugin for p in problems})
+    print(f"{len(pm.records) + broken} plugins checked: "
+          f"{f'{broken} broken' if broken else 'all healthy'}")
+    return 2 if problems else 0
 
 
 def cmd_evaluator(args: argparse.Namespace) -> int:

@@ -5,6 +5,7 @@ import importlib
 import importlib.metadata as md
 import os
 from dataclasses import dataclass
+from typing import Callable
 
 import pluggy
 
@@ -23,23 +24,45 @@ class PluginRecord:
     version: str
 
 
+@dataclass(frozen=True)
+class PluginProblem:
+    """Why the plugin ``plugin`` cannot be used, in one line that names it."""
+
+    plugin: str
+    message: str
+
+    def __str__(self) -> str:
+        return self.message
+
+
 class PluginManager(pluggy.PluginManager):
-    """pluggy's manager plus a record of where each plugin came from."""
+    """pluggy's manager plus a record of where each plugin came from.
+
+    The loaders skip a plugin that fails to import or to register and keep the reason in
+    ``problems``, so one broken plugin never stops the others (``ganrun.plugin_check``).
+    """
 
     def __init__(self) -> None:
         super().__init__(PROJECT)
         self.add_hookspecs(hookspecs)
         self.records: list[PluginRecord] = []
+        self.problems: list[PluginProblem] = []
 
     def add(self, plugin: object, name: str, distribution: str = "", version: str = "",
             source: str = "") -> None:
         """Register ``plugin`` and check its hook names and arguments against the specs."""
+        from ganrun.plugin_check import hook_name_problems  # it imports this module
+
+        wrong = hook_name_problems(self, plugin)
+        if wrong:
+            raise PluginError(f"plugin '{name}' breaks a hook contract: {'; '.join(wrong)}")
         try:
             self.register(plugin, name=name)
             self.check_pending()
         except pluggy.PluginValidationError as e:
             self.unregister(name=name) if self.has_plugin(name) else None
-            raise PluginError(f"plugin '{name}' breaks a hook contract: {e}") from None
+            raise PluginError(f"plugin '{name}' breaks a hook contract: "
+                              f"{'; '.join(str(e).splitlines())}") from None
         source = source or getattr(plugin, "__name__", type(plugin).__name__)
         self.records.append(PluginRecord(name, source, distribution, version))
 
@@ -48,36 +71,54 @@ class PluginManager(pluggy.PluginManager):
         plugin = self.get_plugin(name)
         return sorted(c.name for c in self.get_hookcallers(plugin) or [])
 
+    def remove(self, name: str) -> None:
+        """Unregister the plugin ``name`` and forget its record."""
+        if self.has_plugin(name):
+            self.unregister(name=name)
+        self.records = [r for r in self.records if r.name != name]
+
     def load_entry_points(self) -> None:
-        """Import and register every plugin of the ``ganrun`` entry-point group."""
-        for ep in sorted(md.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        """Import and register every plugin of the ``ganrun`` entry-point group.
+
+        ganrun's own plugins come first, then the installed ones by name: pluggy asks the
+        newest first, so an outside plugin's role answer comes before a built-in's.
+        """
+        def order(ep: md.EntryPoint) -> tuple[bool, str]:
+            return (getattr(ep.dist, "name", "") != PROJECT, ep.name)
+
+        for ep in sorted(md.entry_points(group=ENTRY_POINT_GROUP), key=order):
             if self.has_plugin(ep.name):
                 continue
             dist = ep.dist.name if ep.dist else "?"
             version = ep.dist.version if ep.dist else "?"
-            try:
-                plugin = ep.load()
-            except Exception as e:  # any import failure: name the plugin, one line
-                raise PluginError(
-                    f"plugin '{ep.name}' ({ep.value}, from {dist} {version}) failed to "
-                    f"import: {type(e).__name__}: {e}"
-                ) from None
-            self.add(plugin, ep.name, dist, version, ep.value)
-
+            self._load(ep.name, ep.load, f"{ep.value}, from {dist} {version}", dist, version,
+                       ep.value)
 
     def load_env_plugins(self, spec: str) -> None:
         """Import and register the modules named in ``GANRUN_PLUGINS`` (comma-separated)."""
         for module in filter(None, (m.strip() for m in spec.split(","))):
-            try:
-                plugin = importlib.import_module(module)
-            except Exception as e:
-                raise PluginError(f"plugin '{module}' (from {ENV_VAR}) failed to import: "
-                                  f"{type(e).__name__}: {e}") from None
-            self.add(plugin, module, ENV_VAR, "-")
+            self._load(module, lambda: importlib.import_module(module), f"from {ENV_VAR}",
+                       ENV_VAR, "-")
+
+    def _load(self, name: str, load: Callable[[], object], origin: str, distribution: str,
+              version: str, source: str = "") -> None:
+        """Import one plugin and register it; a failure goes to ``problems``, one line."""
+        try:
+            plugin = load()
+        except Exception as e:  # any import failure: name the plugin, one line
+            first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+            self.problems.append(PluginProblem(
+                name, f"plugin '{name}' ({origin}) failed to import: {type(e).__name__}: {first}"))
+            return
+        try:
+            self.add(plugin, name, distribution, version, source)
+        except PluginError as e:
+            self.problems.append(PluginProblem(name, str(e)))
 
 
 def get_plugin_manager() -> PluginManager:
-    """A manager with every installed plugin loaded, then those ``GANRUN_PLUGINS`` names.
+    """A manager with every installed plugin loaded, then those ``GANRUN_PLUGINS`` names;
+    those that failed to import or register are in its ``problems``.
 
     ``GANRUN_PLUGINS=my_module`` loads a plugin without packaging it, as pytest's
     ``PYTEST_PLUGINS`` does: handy while writing one, and for tests.

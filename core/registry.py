@@ -1,6 +1,7 @@
 """Names -> methods and datasets, filled from the plugins' registration hooks."""
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -92,10 +93,24 @@ class Registry:
     archives: dict[str, Any] = field(default_factory=dict)  # name -> data.download.ArchiveSpec
 
     @classmethod
-    def from_hooks(cls, hook: Any) -> "Registry":
+    def from_hooks(cls, hook: Any,
+                   on_problem: Callable[[str, str], None] | None = None) -> "Registry":
+        """The registry the registration hooks describe.
+
+        A description that breaks the contract (a hook that fails, an object of the wrong
+        type, a name another plugin registered first, a schema that is not a dataclass)
+        raises :class:`PluginError`; given ``on_problem(plugin, message)``, it is reported
+        there and left out, and the rest is registered.
+        """
         from ganrun.data.download import ArchiveSpec  # stdlib only: keeps the registry light
 
+        def refuse(plugin: str, message: str) -> None:
+            if on_problem is None:
+                raise PluginError(message)
+            on_problem(plugin, message)
+
         reg = cls()
+        owners: dict[tuple[str, str], str] = {}  # (kind, name) -> the plugin that has it
         for kind, caller, expected in (
             ("methods", hook.ganrun_register_methods, MethodInfo),
             ("datasets", hook.ganrun_register_datasets, DatasetInfo),
@@ -108,18 +123,26 @@ class Registry:
         ):
             table = getattr(reg, kind)
             for impl in caller.get_hookimpls():
-                for info in impl.function() or []:
+                plugin, what = impl.plugin_name, kind[:-1]
+                try:
+                    infos = list(impl.function() or [])
+                except Exception as e:
+                    refuse(plugin, f"plugin '{plugin}' failed in ganrun_register_{kind}: "
+                                   f"{type(e).__name__}: {e}")
+                    continue
+                for info in infos:
                     if not isinstance(info, expected):
-                        raise PluginError(
-                            f"plugin '{impl.plugin_name}' broke ganrun_register_{kind}: "
-                            f"returned {type(info).__name__}, expected {expected.__name__}"
-                        )
-                    if info.name in table:
-                        raise PluginError(
-                            f"plugin '{impl.plugin_name}' registers {kind[:-1]} "
-                            f"'{info.name}', which another plugin already registered"
-                        )
-                    table[info.name] = info
+                        refuse(plugin, f"plugin '{plugin}' broke ganrun_register_{kind}: "
+                                       f"returned {type(info).__name__}, expected {expected.__name__}")
+                    elif info.name in table:
+                        refuse(plugin, f"plugin '{plugin}' registers {what} '{info.name}', which "
+                                       f"another plugin ('{owners[kind, info.name]}') already registered")
+                    elif _not_dataclass(info):
+                        refuse(plugin, f"plugin '{plugin}' registers {what} '{info.name}' with "
+                                       f"{_not_dataclass(info)}, which is not a dataclass")
+                    else:
+                        table[info.name] = info
+                        owners[kind, info.name] = plugin
         return reg
 
     def method(self, name: str, key: str = "method") -> MethodInfo:
@@ -136,6 +159,16 @@ class Registry:
 
     def importer(self, name: str, key: str = "FORMAT") -> ImporterInfo:
         return _lookup(self.importers, name, key, "importer")
+
+
+def _not_dataclass(info: Any) -> str:
+    """``"FIELD=VALUE"`` of the first schema field of ``info`` that is no dataclass type, or ""."""
+    for f in dataclasses.fields(info):
+        value = getattr(info, f.name)
+        if f.name.endswith("schema") and not (isinstance(value, type)
+                                              and dataclasses.is_dataclass(value)):
+            return f"{f.name}={getattr(value, '__name__', repr(value))}"
+    return ""
 
 
 def _lookup(table: dict, name: str, key: str, what: str):

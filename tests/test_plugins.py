@@ -113,10 +113,13 @@ def test_a_plugin_that_fails_to_import_is_named_in_one_line(monkeypatch, capsys)
                         lambda group=None: list(real(group=group)) + [ep] if group == "ganrun" else real(group=group))
     from ganrun.cli import main
 
-    assert main(["plugins"]) == 2
-    err = capsys.readouterr().err.strip()
-    assert "\n" not in err
+    assert main(["plugins"]) == 0  # the others load: a one-line warning names it
+    out, err = capsys.readouterr()
+    assert "\n" not in err.strip() and err.startswith("ganrun: warning: ")
     assert "plugin 'badplug' (no_such_module_xyz.plugin" in err and "failed to import" in err
+    assert "dcgan  (ganrun" in out
+    assert main(["plugins", "--check"]) == 2
+    assert "ganrun: error: plugin 'badplug'" in capsys.readouterr().err
 
 
 def test_duplicate_method_names_are_refused(monkeypatch):

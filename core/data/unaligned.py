@@ -98,10 +98,9 @@ def image_files(folder: Path) -> list[Path]:
 
 def _fix_hint(root: Path) -> str:
     """How to get the folders: the download command for a registered archive, else the layout."""
-    from ganrun.plugins import get_plugin_manager
-    from ganrun.registry import Registry
+    from ganrun.plugin_check import load_plugins
 
-    archives = Registry.from_hooks(get_plugin_manager().hook).archives
+    archives = load_plugins()[1].archives
     name = root.name if root.name in archives else "NAME"
     known = "" if name != "NAME" else f" (known: {', '.join(sorted(archives)) or 'none'})"
     return (f"put the images in {root}/trainA, trainB, testA, testB, or fetch them with "

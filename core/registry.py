@@ -131,15 +131,16 @@ class Registry:
                                    f"{type(e).__name__}: {e}")
                     continue
                 for info in infos:
+                    said = f"plugin '{plugin}' registers {what} '{getattr(info, 'name', '?')}'"
                     if not isinstance(info, expected):
-                        refuse(plugin, f"plugin '{plugin}' broke ganrun_register_{kind}: "
-                                       f"returned {type(info).__name__}, expected {expected.__name__}")
+                        refuse(plugin, f"plugin '{plugin}' broke ganrun_register_{kind}: returned "
+                                       f"{type(info).__name__}, expected {expected.__name__}")
                     elif info.name in table:
-                        refuse(plugin, f"plugin '{plugin}' registers {what} '{info.name}', which "
-                                       f"another plugin ('{owners[kind, info.name]}') already registered")
+                        refuse(plugin, f"{said}, which another plugin "
+                                       f"('{owners[kind, info.name]}') already registered")
                     elif _not_dataclass(info):
-                        refuse(plugin, f"plugin '{plugin}' registers {what} '{info.name}' with "
-                                       f"{_not_dataclass(info)}, which is not a dataclass")
+                        refuse(plugin, f"{said} with {_not_dataclass(info)}, which is not a "
+                                       f"dataclass")
                     else:
                         table[info.name] = info
                         owners[kind, info.name] = plugin

@@ -45,7 +45,8 @@ class DCGANPlugin(MethodPlugin):
 
     def sample(self, recipe, generator, n, seed, label):
         if label is not None:
-            raise UserError("--label: method 'dcgan' is unconditional; it draws no chosen class")
+            raise UserError(f"--label: method '{self.name}' is unconditional; it draws no "
+                            f"chosen class")
         with torch.no_grad():
             return Samples(generator.eval()(self.noise(recipe, generator, n, seed)))
 

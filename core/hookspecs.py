@@ -14,8 +14,11 @@ Three kinds of hook:
 * **registration hooks** are called on every plugin once, when the plugin manager starts;
   each returns a list of descriptions (methods, datasets) that ganrun adds to its registry;
 * **role hooks** (``firstresult``) build one part of a run. ganrun asks every plugin, newest
-  first, and takes the first answer that is not ``None``. A plugin answers only for a method
-  it knows and returns ``None`` otherwise, so a third-party plugin can replace one role
+  first, and takes the first answer that is not ``None``. ganrun's own plugins are
+  registered first, then the installed ones (by entry-point name), then ``GANRUN_PLUGINS``,
+  so an outside plugin is asked before the built-in ones. A plugin answers only for a
+  method it knows and returns ``None`` otherwise (``ganrun plugins --check`` asks each role
+  hook about a method no plugin registered), so a third-party plugin can replace one role
   (say, a spectral-norm discriminator for an existing method) and leave the rest;
 * **lifecycle hooks** are called on every plugin while a run trains. Tracking, sample grids,
   checkpoints and progress bars are themselves plugins on these hooks.

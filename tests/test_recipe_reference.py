@@ -105,11 +105,12 @@ def test_a_third_party_plugin_is_left_out(third_party, registry):
 
 def test_the_docs_cite_only_keys_the_schemas_have():
     known = all_keys(shipped_registry()) | set(SECTIONS) | NOT_KEYS
-    cited = re.compile(r"`(?:ganrun \S+ )?((?:%s)\.[A-Za-z_][\w.]*)" % "|".join(SECTIONS))
+    key = r"((?:%s)\.[A-Za-z_][\w.]*)" % "|".join(SECTIONS)
+    cited = re.compile(rf"`(?:ganrun \S+ )?{key}|\b{key}=")  # `key ...` or key=VALUE
     unknown = {}
     for doc in CITING:
-        for key in cited.findall(doc.read_text()):
-            key = key.rstrip(".")
+        for found in cited.findall(doc.read_text()):
+            key = (found[0] or found[1]).rstrip(".")
             if key not in known and not any(k.startswith(key + ".") for k in known):
                 unknown.setdefault(doc.name, []).append(key)
     assert unknown == {}

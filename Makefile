@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 # that could resolve torch keeps pip from pulling a multi-GB CUDA build.
 TORCH := torch==2.13.0
 
-.PHONY: demo test install clean
+.PHONY: demo test install docs clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ demo: install
 
 test: install
 	$(VENV)/bin/pytest
+
+# Rewrites docs/recipe_reference.md from the schema dataclasses (tests fail when it is stale).
+docs: install
+	$(PY) -m ganrun.recipe_reference docs/recipe_reference.md
 
 clean:
 	rm -rf $(VENV) runs mlruns

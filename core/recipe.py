@@ -14,6 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf import errors as oc_errors
 
 from ganrun.errors import PluginError, UserError
+from ganrun.limits import broken_limit
 from ganrun.registry import Registry
 from ganrun.schema import RecipeSchema
 
@@ -121,25 +122,16 @@ def recipe_schema(registry: Registry) -> type:
 
 
 def check_limits(obj: Any, prefix: str = "", source: str = "recipe") -> None:
-    """Refuse values outside the ``ge``/``gt``/``le``/``choices`` metadata of their field."""
+    """Refuse values outside the limits in the metadata of their field (:mod:`ganrun.limits`)."""
     for f in dataclasses.fields(obj):
         value = getattr(obj, f.name)
         key = f"{prefix}{f.name}"
         if dataclasses.is_dataclass(value):
             check_limits(value, key + ".", source)
             continue
-        meta = f.metadata
         values = value if isinstance(value, list) else [value]
         for v in values:
-            if v is None:
-                continue
-            bad = (
-                ("ge" in meta and v < meta["ge"] and f"must be >= {meta['ge']}")
-                or ("gt" in meta and v <= meta["gt"] and f"must be > {meta['gt']}")
-                or ("le" in meta and v > meta["le"] and f"must be <= {meta['le']}")
-                or ("choices" in meta and v not in meta["choices"]
-                    and f"must be one of {', '.join(map(str, meta['choices']))}")
-            )
+            bad = None if v is None else broken_limit(v, f.metadata)
             if bad:
                 raise UserError(f"{source}: {key}: {v!r} {bad}")
 

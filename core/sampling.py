@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ganrun.checkpoint import GENERATOR_DIR, read_generator
+from ganrun.checkpoint import GENERATOR_DIR, read_generator, read_generator_meta
 from ganrun.errors import PluginError, UserError
 from ganrun.recipe import from_yaml_text
 from ganrun.registry import Registry
@@ -57,10 +57,17 @@ def locate(model: str, tracking_uri: str, workdir: Path) -> Path:
     return found
 
 
+def saved_recipe(path: Path, registry: Registry, meta: dict | None = None) -> Any:
+    """The validated recipe a generator file was trained with (``meta``: its metadata, if
+    already read)."""
+    meta = read_generator_meta(path) if meta is None else meta
+    return from_yaml_text(meta.get("recipe", ""), registry=registry, source=f"{path} (recipe)")
+
+
 def load_generator(path: Path, pm: Any, registry: Registry) -> tuple[torch.nn.Module, Any]:
     """Rebuild the network from the file's recipe via its role hook; load its weights."""
     tensors, meta = read_generator(path)
-    recipe = from_yaml_text(meta.get("recipe", ""), registry=registry, source=f"{path} (recipe)")
+    recipe = saved_recipe(path, registry, meta)
     make = (pm.hook.ganrun_make_discriminator if meta.get("role") == "discriminator"
             else pm.hook.ganrun_make_generator)
     net = make(recipe=recipe, name=meta.get("network", "G"))

@@ -19,9 +19,8 @@ import torch
 from ganrun.checkpoint import read_generator_meta
 from ganrun.errors import PluginError, UserError
 from ganrun.images import IMAGE_SUFFIXES, read_image, save_image
-from ganrun.recipe import from_yaml_text
 from ganrun.registry import Registry
-from ganrun.sampling import load_generator, locate
+from ganrun.sampling import load_generator, locate, saved_recipe
 
 BATCH = 16  # images translated per call
 
@@ -124,7 +123,19 @@ def _batches(files: list[Path], translator: Translator) -> Iterator[list[tuple[P
         yield group
 
 
-def _translated(translator: Translator, batch: torch.Tensor, method: str) -> torch.Tensor:
+def translator_at(path: Path, recipe: Any, target: str, *, pm: Any,
+                  registry: Registry) -> Translator:
+    """The Translator to ``target`` of the method that saved generator file ``path`` (trained
+    with ``recipe``); the method's other generators are read from beside it when needed."""
+    info = registry.method(recipe.method)
+    if not info.translate_example:
+        raise UserError(f"{path}: method '{recipe.method}' samples from noise and "
+                        f"translates nothing; use ganrun sample")
+    return translator_for(pm.hook, recipe, Generators(path, info.generators, pm, registry), target)
+
+
+def translated(translator: Translator, batch: torch.Tensor, method: str) -> torch.Tensor:
+    """``translator`` applied to ``batch`` (N x C x H x W in [-1, 1]); checks the answer."""
     out = translator.translate(batch)
     if not isinstance(out, torch.Tensor) or out.dim() != 4 or len(out) != len(batch):
         got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
@@ -140,17 +151,11 @@ def translate(model: str, target: str, inputs: str, out: str, *, pm: Any,
     written = []
     with tempfile.TemporaryDirectory() as tmp:  # a downloaded model lives here meanwhile
         path = locate(model, tracking_uri, Path(tmp))
-        recipe = from_yaml_text(read_generator_meta(path).get("recipe", ""), registry=registry,
-                                source=f"{path} (recipe)")
-        info = registry.method(recipe.method)
-        if not info.translate_example:
-            raise UserError(f"{path}: method '{recipe.method}' samples from noise and "
-                            f"translates nothing; use ganrun sample")
-        generators = Generators(path, info.generators, pm, registry)
-        translator = translator_for(pm.hook, recipe, generators, target)
+        recipe = saved_recipe(path, registry)
+        translator = translator_at(path, recipe, target, pm=pm, registry=registry)
         with torch.no_grad():
             for group in _batches(files, translator):
                 batch = torch.stack([image for _, image in group])
-                for (f, _), image in zip(group, _translated(translator, batch, recipe.method)):
+                for (f, _), image in zip(group, translated(translator, batch, recipe.method)):
                     written.append(save_image(Path(out) / f"{f.stem}.png", image))
     return written

@@ -47,6 +47,7 @@ def test_resolved_recipe_round_trips(registry):
     (["train.batch_size=-4"], "train.batch_size: -4 must be >= 1"),
     (["model.dropout=2"], "model.dropout"),
     (["model.loss=squared"], "model.loss"),
+    (["model.g_ema=1.0"], "model.g_ema: 1.0 must be < 1.0"),  # an `lt` limit is enforced too
     (["data.name=nodata"], "data.name: unknown dataset 'nodata'"),
     (["train.epochs"], "KEY=VALUE"),
 ])
@@ -71,3 +72,10 @@ def test_missing_file_and_extends_loop(tmp_path, registry):
     (tmp_path / "b.yaml").write_text("extends: a.yaml\n")
     with pytest.raises(UserError, match="loops back"):
         load_recipe(tmp_path / "a.yaml", registry=registry)
+
+
+def test_a_misspelt_limit_is_refused_when_the_schema_is_defined():
+    from ganrun.limits import limit
+
+    with pytest.raises(TypeError, match="unknown limit 'max'"):
+        limit(1, max=3)

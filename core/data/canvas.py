@@ -21,6 +21,7 @@ import torch
 from PIL import Image
 
 from ganrun.data.arrays import ArrayDataset, to_unit_range
+from ganrun.data.fields import first_n
 from ganrun.data.mnist import SPLITS, mnist5k_arrays, mnist5k_split
 from ganrun.errors import UserError
 from ganrun.schema import DataConfig, limit
@@ -35,15 +36,16 @@ class CanvasConfig(DataConfig):
     """``mnist_canvas``: one mnist5k digit per canvas, with its box and distractors."""
 
     name: str = "mnist_canvas"
-    size: int = limit(64, ge=DIGIT)  # canvas side in pixels
-    scale: List[float] = limit([0.8, 1.6], gt=0.0)  # the digit's side / 28, drawn uniformly
-    fragments: int = limit(4, ge=0)  # stroke fragments of other digits, outside the digit's box
-    margin: int = limit(4, ge=0)  # pixels kept free of fragments around the digit's box
-    ink: float = limit(0.0, ge=0.0, le=0.99)  # a digit pixel brighter than this share is ink
-    fragment_size: List[int] = limit([6, 10], ge=2, le=DIGIT)  # a fragment's side before scaling
-    salt: float = limit(0.01, ge=0.0, le=1.0)  # share of pixels set to a random grey
-    seed: int = limit(0, ge=0)  # the canvas set's seed (the digit split is mnist5k's, fixed)
-    limit: int = limit(0, ge=0)  # use only the first N canvases of the split; 0 uses all
+    size: int = limit(64, ge=DIGIT, doc="canvas side in pixels")
+    scale: List[float] = limit([0.8, 1.6], gt=0.0, doc="the digit's side / 28, drawn uniformly")
+    fragments: int = limit(4, ge=0, doc="stroke fragments of other digits, outside the digit's box")
+    margin: int = limit(4, ge=0, doc="pixels kept free of fragments around the digit's box")
+    ink: float = limit(0.0, ge=0.0, le=0.99, doc="a digit pixel brighter than this share is ink")
+    fragment_size: List[int] = limit(
+        [6, 10], ge=2, le=DIGIT, doc="a fragment's side before scaling")
+    salt: float = limit(0.01, ge=0.0, le=1.0, doc="share of pixels set to a random grey")
+    seed: int = limit(0, ge=0, doc="the canvas set's seed (the digit split is mnist5k's, fixed)")
+    limit: int = first_n("canvases of the split")
 
 
 class CanvasDataset(ArrayDataset):

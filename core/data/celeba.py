@@ -17,7 +17,7 @@ from typing import List, Optional
 
 import torch
 
-from ganrun.data.bad_files import ON_BAD_FILE
+from ganrun.data.fields import first_n, flip, on_bad_file
 from ganrun.data.labelled_files import LabelledFiles
 from ganrun.data.labels import LabelSet
 from ganrun.errors import UserError
@@ -35,16 +35,18 @@ class CelebaConfig(DataConfig):
     """``celeba``: aligned CelebA images in ``root``, attributes in ``attr_path``."""
 
     name: str = "celeba"
-    root: Optional[str] = None  # the aligned images (official: data/celeba/images)
-    attr_path: Optional[str] = None  # None: <root>/../list_attr_celeba.txt
-    selected_attrs: List[str] = limit(["Black_Hair", "Blond_Hair", "Brown_Hair", "Male", "Young"])
-    crop_size: int = limit(178, ge=1)  # centre crop of the 178 x 218 aligned faces ...
-    image_size: int = limit(128, ge=1)  # ... resized to this
-    flip: bool = True  # random left-right flip (train split only)
-    test_count: int = limit(2000, ge=0)  # images held out for the test split
-    # an unreadable image: stop with its path, or skip it (the next readable one instead)
-    on_bad_file: str = limit("stop", choices=ON_BAD_FILE)
-    limit: int = limit(0, ge=0)  # use only the first N images of the split; 0 uses all
+    root: Optional[str] = limit(None, doc="the aligned images (official: data/celeba/images)")
+    attr_path: Optional[str] = limit(
+        None, doc="the attribute file; null: list_attr_celeba.txt beside root")
+    selected_attrs: List[str] = limit(
+        ["Black_Hair", "Blond_Hair", "Brown_Hair", "Male", "Young"],
+        doc="the attributes to condition on, columns of the attribute file")
+    crop_size: int = limit(178, ge=1, doc="centre crop of the 178 x 218 aligned faces ...")
+    image_size: int = limit(128, ge=1, doc="... resized to this")
+    flip: bool = flip()
+    test_count: int = limit(2000, ge=0, doc="images held out for the test split")
+    on_bad_file: str = on_bad_file()
+    limit: int = first_n()
 
     def label_sets(self) -> list[LabelSet]:
         """One multi-label set, ``celeba``: the selected attributes, hair colours exclusive."""

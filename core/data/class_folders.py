@@ -8,14 +8,14 @@ folders instead; the labels then follow its order.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Optional
 
 import numpy as np
 import torch
 
-from ganrun.data.bad_files import ON_BAD_FILE
+from ganrun.data.fields import channels, flip, on_bad_file
 from ganrun.data.labelled_files import LabelledFiles
 from ganrun.data.labels import LabelSet
 from ganrun.data.unaligned import image_files
@@ -30,17 +30,17 @@ class ClassFoldersConfig(DataConfig):
     """``class_folders``: images in ``root/{train,test}/<class>/``, one class each."""
 
     name: str = "class_folders"
-    root: Optional[str] = None  # the folder holding train/ and test/ (official: data/RaFD)
-    # the class folders, in label order; empty: every sub-folder, sorted
-    classes: List[str] = field(default_factory=list)
-    name_as: str = "rafd"  # the label set's name: a target is written NAME_AS=CLASS
-    crop_size: int = limit(256, ge=1)  # centre crop ...
-    image_size: int = limit(128, ge=1)  # ... resized to this
-    flip: bool = True  # random left-right flip (train split only)
-    channels: int = limit(3, choices=[1, 3])  # 3: RGB; 1: greyscale
-    # an unreadable image: stop with its path, or skip it (the next readable one instead)
-    on_bad_file: str = limit("stop", choices=ON_BAD_FILE)
-    limit: int = limit(0, ge=0)  # use only N images of the split (a fixed draw); 0 uses all
+    root: Optional[str] = limit(
+        None, doc="the folder holding train/ and test/ (official: data/RaFD)")
+    classes: List[str] = limit(
+        [], doc="the class folders, in label order; empty: every sub-folder, sorted")
+    name_as: str = limit("rafd", doc="the label set's name: a target is written NAME_AS=CLASS")
+    crop_size: int = limit(256, ge=1, doc="centre crop ...")
+    image_size: int = limit(128, ge=1, doc="... resized to this")
+    flip: bool = flip()
+    channels: int = channels()
+    on_bad_file: str = on_bad_file()
+    limit: int = limit(0, ge=0, doc="use only N images of the split (a fixed draw); 0 uses all")
 
     def label_sets(self) -> list[LabelSet]:
         """One single-label set, ``name_as``, of the listed classes."""

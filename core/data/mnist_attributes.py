@@ -23,11 +23,12 @@ import numpy as np
 import torch
 
 from ganrun.data.arrays import to_unit_range
+from ganrun.data.fields import first_n
 from ganrun.data.labels import LabelSet
 from ganrun.data.mnist import SPLITS
 from ganrun.data.mnist32 import LabelledDigits, balanced, limited, pad, split_digits
 from ganrun.data.strokes import thick, thin
-from ganrun.schema import DataConfig, limit
+from ganrun.schema import DataConfig
 
 COLOURS = ("red", "green", "blue")  # in channel order
 ATTRIBUTES = ("thick", "slanted", *COLOURS)
@@ -44,7 +45,7 @@ class MnistAttributesConfig(DataConfig):
     """``mnist_attributes``: mnist5k digits, each thick or not, slanted or not, red/green/blue."""
 
     name: str = "mnist_attributes"
-    limit: int = limit(0, ge=0)  # use only the first N images of the split; 0 uses all
+    limit: int = first_n()
 
     def label_sets(self) -> list[LabelSet]:
         """One multi-label set: thick, slanted, red, green, blue (the colours exclusive)."""

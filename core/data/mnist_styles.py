@@ -18,11 +18,12 @@ import numpy as np
 import torch
 
 from ganrun.data.arrays import to_unit_range
+from ganrun.data.fields import first_n
 from ganrun.data.labels import LabelSet
 from ganrun.data.mnist import SPLITS
 from ganrun.data.mnist32 import PAD, SIDE, LabelledDigits, balanced, limited, pad, split_digits
 from ganrun.data.strokes import thick
-from ganrun.schema import DataConfig, limit
+from ganrun.schema import DataConfig
 
 STYLES = ("plain", "striped", "shadowed", "framed")
 LABELS = LabelSet("styles", STYLES, multi=False)
@@ -37,7 +38,7 @@ class MnistStylesConfig(DataConfig):
     """``mnist_styles``: mnist5k digits, each plain, striped, shadowed or framed."""
 
     name: str = "mnist_styles"
-    limit: int = limit(0, ge=0)  # use only the first N images of the split; 0 uses all
+    limit: int = first_n()
 
     def label_sets(self) -> list[LabelSet]:
         """One single-label set: plain, striped, shadowed, framed."""

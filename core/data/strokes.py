@@ -15,9 +15,10 @@ import torch
 from torch.utils.data import Dataset
 
 from ganrun.data.arrays import to_unit_range
+from ganrun.data.fields import first_n
 from ganrun.data.mnist import SPLITS, mnist5k_arrays, mnist5k_split
 from ganrun.data.unaligned import random_index
-from ganrun.schema import DataConfig, limit
+from ganrun.schema import DataConfig
 
 THIN_FOOTPRINT = np.ones((2, 2), dtype=bool)  # erosion by a 2x2 square: one pixel less wide
 THIN_GAIN = 2.0  # erosion dims what is left of a thin stroke; this brings its ink back
@@ -29,7 +30,7 @@ class StrokesConfig(DataConfig):
     """``mnist_strokes``: A thin-stroke digits, B thick-stroke ones (disjoint halves of mnist5k)."""
 
     name: str = "mnist_strokes"
-    limit: int = limit(0, ge=0)  # use only the first N images of each domain; 0 uses all
+    limit: int = first_n("images of each domain")
 
 
 def _morph(op: str, images: np.ndarray, footprint: np.ndarray) -> np.ndarray:

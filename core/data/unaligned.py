@@ -17,7 +17,8 @@ from typing import Optional
 import torch
 from torch.utils.data import Dataset
 
-from ganrun.data.bad_files import ON_BAD_FILE, BadFiles
+from ganrun.data.bad_files import BadFiles
+from ganrun.data.fields import channels, first_n, flip, on_bad_file
 from ganrun.errors import UserError
 from ganrun.images import IMAGE_SUFFIXES, read_image
 from ganrun.schema import DataConfig, limit
@@ -30,14 +31,13 @@ class UnalignedConfig(DataConfig):
     """``unaligned``: unpaired images in ``root/trainA``, ``root/trainB`` (``testA``, ``testB``)."""
 
     name: str = "unaligned"
-    root: Optional[str] = None  # the folder holding trainA/ trainB/ testA/ testB/
-    load_size: int = limit(286, ge=1)  # images are resized to load_size x load_size ...
-    crop_size: int = limit(256, ge=1)  # ... then cropped to crop_size x crop_size
-    flip: bool = True  # random left-right flip (train split only)
-    channels: int = limit(3, choices=[1, 3])  # 3: RGB; 1: greyscale
-    # an unreadable image: stop with its path, or skip it (the next readable one instead)
-    on_bad_file: str = limit("stop", choices=ON_BAD_FILE)
-    limit: int = limit(0, ge=0)  # use only the first N images of each domain; 0 uses all
+    root: Optional[str] = limit(None, doc="the folder holding trainA/ trainB/ testA/ testB/")
+    load_size: int = limit(286, ge=1, doc="images are resized to load_size x load_size ...")
+    crop_size: int = limit(256, ge=1, doc="... then cropped to crop_size x crop_size")
+    flip: bool = flip()
+    channels: int = channels()
+    on_bad_file: str = on_bad_file()
+    limit: int = first_n("images of each domain")
 
 
 def random_index(size: int) -> int:

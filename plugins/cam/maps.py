@@ -31,8 +31,9 @@ FOLDER = "discriminator_maps"
 class CamSection:
     """The ``cam`` recipe section, for GAN runs of any method."""
 
-    discriminator: bool = False  # save decision maps of each discriminator every evaluation
-    images: int = limit(4, ge=1)  # real and generated images shown for each
+    discriminator: bool = limit(
+        False, doc="save decision maps of each discriminator every evaluation")
+    images: int = limit(4, ge=1, doc="real and generated images shown for each")
 
 
 def decision_map(D: nn.Module, x: torch.Tensor) -> torch.Tensor | None:

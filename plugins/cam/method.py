@@ -27,15 +27,15 @@ CLASSIFIER = "classifier"
 class CAMConfig:
     """``model`` section of a cam recipe."""
 
-    channels: int = limit(1, ge=1)
-    num_classes: int = limit(10, ge=2)
-    widths: List[int] = limit([16, 32, 32, 64], ge=1)  # conv blocks; the last is the CAM conv
-    pools: int = limit(1, ge=0)  # 2x2 max pools after the first blocks (map stride 2^pools)
-    batchnorm: bool = True
-    lr: float = limit(3e-3, gt=0.0)  # Adam, cosine-annealed to zero over the run's steps
-    weight_decay: float = limit(0.0, ge=0.0)
-    shift: int = limit(6, ge=0)  # random shift of each batch, pixels each way
-    preview: int = limit(8, ge=1)  # images in each epoch's grid of CAM overlays
+    channels: int = limit(1, ge=1, doc="image channels: 1 grey, 3 RGB")
+    num_classes: int = limit(10, ge=2, doc="classes the classifier tells apart")
+    widths: List[int] = limit([16, 32, 32, 64], ge=1, doc="conv blocks; the last is the CAM conv")
+    pools: int = limit(1, ge=0, doc="2x2 max pools after the first blocks (map stride 2^pools)")
+    batchnorm: bool = limit(True, doc="BatchNorm after each conv")
+    lr: float = limit(3e-3, gt=0.0, doc="Adam, cosine-annealed to zero over the run's steps")
+    weight_decay: float = limit(0.0, ge=0.0, doc="Adam's weight decay")
+    shift: int = limit(6, ge=0, doc="random shift of each batch, pixels each way")
+    preview: int = limit(8, ge=1, doc="images in each epoch's grid of CAM overlays")
 
 
 def random_shift(x: torch.Tensor, k: int) -> torch.Tensor:

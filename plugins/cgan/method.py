@@ -19,7 +19,7 @@ from ganrun_plugins.dcgan.method import DCGANConfig, DCGANTrainer, make_noise
 class CGANConfig(DCGANConfig):
     """``model`` section of a cgan recipe: the dcgan settings plus the number of classes."""
 
-    num_classes: int = limit(10, ge=2)
+    num_classes: int = limit(10, ge=2, doc="classes G and D are conditioned on")
 
 
 def class_rows(noise: torch.Tensor, num_classes: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -39,26 +39,32 @@ DISCRIMINATORS = ("discA", "discB")
 class CycleGANConfig:
     """``model`` section of a cyclegan recipe; defaults are the official implementation's."""
 
-    netG: str = limit("resnet_9blocks", choices=("resnet_9blocks", "resnet_6blocks"))
-    ngf: int = limit(64, ge=1)  # generator width; small images train with less
-    ndf: int = limit(64, ge=1)  # discriminator width
-    n_layers_D: int = limit(3, ge=1)  # 3: the 70x70 PatchGAN
-    channels: int = limit(3, ge=1)
-    dropout: bool = False  # the official no_dropout default
-    init_gain: float = limit(0.02, gt=0.0)  # weights N(0, init_gain), biases 0
-    gan_mode: str = limit("least_squares", choices=tuple(LOSSES))  # LSGAN
-    lambda_A: float = limit(10.0, ge=0.0)  # cycle A -> B -> A
-    lambda_B: float = limit(10.0, ge=0.0)  # cycle B -> A -> B
-    lambda_identity: float = limit(0.5, ge=0.0)  # x lambda of the target domain
-    pool_size: int = limit(50, ge=0)  # 0: no pool
-    lr: float = limit(2e-4, ge=0.0)
-    betas: List[float] = limit([0.5, 0.999], ge=0.0, le=0.9999)
-    n_epochs: int = limit(100, ge=0)  # epochs at the initial rate
-    n_epochs_decay: int = limit(100, ge=0)  # epochs of linear decay to zero
-    preview: int = limit(4, ge=1)  # examples per direction in each epoch's grid
+    netG: str = limit("resnet_9blocks", choices=("resnet_9blocks", "resnet_6blocks"),
+                      doc="generator: a ResNet of 9 or 6 residual blocks")
+    ngf: int = limit(64, ge=1, doc="generator width; small images train with less")
+    ndf: int = limit(64, ge=1, doc="discriminator width")
+    n_layers_D: int = limit(3, ge=1, doc="3: the 70x70 PatchGAN")
+    channels: int = limit(3, ge=1, doc="image channels: 1 grey, 3 RGB")
+    dropout: bool = limit(False, doc="the official no_dropout default")
+    init_gain: float = limit(0.02, gt=0.0, doc="weights N(0, init_gain), biases 0")
+    gan_mode: str = limit("least_squares", choices=tuple(LOSSES),
+                          doc="adversarial loss (ganrun.losses); least_squares: LSGAN")
+    lambda_A: float = limit(10.0, ge=0.0, doc="cycle A -> B -> A")
+    lambda_B: float = limit(10.0, ge=0.0, doc="cycle B -> A -> B")
+    lambda_identity: float = limit(
+        0.5, ge=0.0, doc="identity loss weight, x the cycle lambda of the target domain")
+    pool_size: int = limit(50, ge=0, doc="generated images kept for D (an image pool); 0: no pool")
+    lr: float = limit(2e-4, ge=0.0, doc="Adam learning rate of all four networks")
+    betas: List[float] = limit([0.5, 0.999], ge=0.0, le=0.9999, doc="Adam's betas")
+    n_epochs: int = limit(100, ge=0, doc="epochs at the initial rate")
+    n_epochs_decay: int = limit(100, ge=0, doc="epochs of linear decay to zero")
+    preview: int = limit(4, ge=1, doc="examples per direction in each epoch's grid")
     # evaluation every metrics.every epochs on the test split (registered evaluators):
-    class_evaluator: str = ""  # class kept by A->B (e.g. lenet_mnist); "": not measured
-    domain_evaluator: str = ""  # fraction of A->B judged domain B (e.g. strokes_mnist)
+    class_evaluator: str = limit(
+        "", doc="evaluator of the class kept by A->B (e.g. lenet_mnist); empty: not measured")
+    domain_evaluator: str = limit(
+        "", doc="evaluator of the share of A->B judged domain B (e.g. strokes_mnist); empty: "
+                "not measured")
 
 
 def make_losses(cfg: CycleGANConfig) -> dict[str, Any]:

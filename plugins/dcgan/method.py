@@ -25,24 +25,28 @@ from ganrun.trainer import Trainer
 class DCGANConfig:
     """``model`` section of a dcgan recipe; defaults are the TensorFlow tutorial's."""
 
-    noise_dim: int = limit(100, ge=1)
-    g_widths: List[int] = limit([256, 128, 64], ge=1)  # dense 7x7xW0, then two deconvs
-    d_widths: List[int] = limit([64, 128], ge=1)
-    channels: int = limit(1, ge=1)
-    leaky_slope: float = limit(0.3, ge=0.0)  # Keras LeakyReLU default
-    bn_momentum: float = limit(0.01, gt=0.0, le=1.0)  # PyTorch convention: 1 - Keras' 0.99
-    bn_eps: float = limit(1e-3, gt=0.0)  # Keras BatchNormalization default
-    dropout: float = limit(0.3, ge=0.0, le=0.99)
-    tf_padding: bool = True  # TF 'same' padding (1 before, 2 after); False: symmetric
-    init: str = limit("glorot_uniform", choices=("glorot_uniform", "torch_default"))
-    loss: str = limit("bce", choices=tuple(LOSSES))
-    lr_g: float = limit(1e-4, ge=0.0)
-    lr_d: float = limit(1e-4, ge=0.0)
-    betas: List[float] = limit([0.9, 0.999], ge=0.0, le=0.9999)  # Keras Adam defaults
-    adam_eps: float = limit(1e-7, gt=0.0)  # Keras Adam default (PyTorch's is 1e-8)
-    # not the tutorial's (0: off): grids, evaluations and the export use an exponential
-    # moving average of G's weights with this decay, e.g. 0.999 (ganrun.ema)
-    g_ema: float = limit(0.0, ge=0.0, lt=1.0)
+    noise_dim: int = limit(100, ge=1, doc="length of G's noise vector z")
+    g_widths: List[int] = limit([256, 128, 64], ge=1, doc="G: dense 7x7xW0, then two deconvs")
+    d_widths: List[int] = limit([64, 128], ge=1, doc="D: its two stride-2 convs")
+    channels: int = limit(1, ge=1, doc="image channels: 1 grey, 3 RGB")
+    leaky_slope: float = limit(0.3, ge=0.0, doc="LeakyReLU slope (Keras' default 0.3)")
+    bn_momentum: float = limit(
+        0.01, gt=0.0, le=1.0, doc="BatchNorm momentum, PyTorch's convention: 1 - Keras' 0.99")
+    bn_eps: float = limit(1e-3, gt=0.0, doc="BatchNorm epsilon (Keras' default)")
+    dropout: float = limit(0.3, ge=0.0, le=0.99, doc="dropout after each of D's convs; 0: none")
+    tf_padding: bool = limit(True, doc="TF 'same' padding (1 before, 2 after); false: symmetric")
+    init: str = limit("glorot_uniform", choices=("glorot_uniform", "torch_default"),
+                      doc="initial weights: Keras' Glorot-uniform with zero biases, or PyTorch's")
+    loss: str = limit("bce", choices=tuple(LOSSES), doc="adversarial loss (ganrun.losses)")
+    lr_g: float = limit(1e-4, ge=0.0, doc="G's Adam learning rate")
+    lr_d: float = limit(1e-4, ge=0.0, doc="D's Adam learning rate")
+    betas: List[float] = limit(
+        [0.9, 0.999], ge=0.0, le=0.9999, doc="Adam's betas (Keras' defaults)")
+    adam_eps: float = limit(1e-7, gt=0.0, doc="Adam's epsilon (Keras' default; PyTorch's is 1e-8)")
+    g_ema: float = limit(
+        0.0, ge=0.0, lt=1.0,
+        doc="not the tutorial's (0: off): grids, evaluations and the export use an exponential "
+            "moving average of G's weights with this decay, e.g. 0.999 (ganrun.ema)")
 
 
 def make_noise(n: int, dim: int, generator: torch.Generator | None = None,

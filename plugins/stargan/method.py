@@ -43,26 +43,29 @@ from ganrun_plugins.stargan.labels import LabelLayout
 class StarGANConfig:
     """``model`` section of a stargan recipe; defaults are the official implementation's."""
 
-    image_size: int = limit(128, ge=4)  # the data's image side
-    channels: int = limit(3, ge=1)
-    g_conv_dim: int = limit(64, ge=1)
-    d_conv_dim: int = limit(64, ge=1)
-    g_repeat_num: int = limit(6, ge=0)  # residual blocks in G
-    d_repeat_num: int = limit(6, ge=1)  # stride-2 convs in D
-    lambda_cls: float = limit(1.0, ge=0.0)
-    lambda_rec: float = limit(10.0, ge=0.0)
-    lambda_gp: float = limit(10.0, ge=0.0)
-    lambda_id: float = limit(0.0, ge=0.0)  # not StarGAN's: L1(G(x, c_org), x), CycleGAN's
-    #                                        identity term (eq. 6 of Zhu et al.); 0: official
-    n_critic: int = limit(5, ge=1)  # D updates per G update
-    g_lr: float = limit(1e-4, ge=0.0)
-    d_lr: float = limit(1e-4, ge=0.0)
-    betas: List[float] = limit([0.5, 0.999], ge=0.0, le=0.9999)
-    num_iters_decay: int = limit(100000, ge=0)  # last iterations, linear decay to zero
-    preview: int = limit(4, ge=1)  # training images of each dataset in each epoch's grid
+    image_size: int = limit(128, ge=4, doc="the data's image side")
+    channels: int = limit(3, ge=1, doc="image channels: 1 grey, 3 RGB")
+    g_conv_dim: int = limit(64, ge=1, doc="G's first conv width")
+    d_conv_dim: int = limit(64, ge=1, doc="D's first conv width")
+    g_repeat_num: int = limit(6, ge=0, doc="residual blocks in G")
+    d_repeat_num: int = limit(6, ge=1, doc="stride-2 convs in D")
+    lambda_cls: float = limit(1.0, ge=0.0, doc="weight of the domain classification loss")
+    lambda_rec: float = limit(10.0, ge=0.0, doc="weight of the reconstruction (cycle) loss")
+    lambda_gp: float = limit(10.0, ge=0.0, doc="weight of WGAN-GP's gradient penalty")
+    lambda_id: float = limit(
+        0.0, ge=0.0, doc="not StarGAN's: L1(G(x, c_org), x), CycleGAN's identity term (eq. 6 "
+                         "of Zhu et al.); 0: official")
+    n_critic: int = limit(5, ge=1, doc="D updates per G update")
+    g_lr: float = limit(1e-4, ge=0.0, doc="G's Adam learning rate")
+    d_lr: float = limit(1e-4, ge=0.0, doc="D's Adam learning rate")
+    betas: List[float] = limit([0.5, 0.999], ge=0.0, le=0.9999, doc="Adam's betas")
+    num_iters_decay: int = limit(100000, ge=0, doc="last iterations, linear decay to zero")
+    preview: int = limit(4, ge=1, doc="training images of each dataset in each epoch's grid")
     # measured every metrics.every epochs on the test split (registered evaluators):
-    class_evaluator: str = ""  # class kept by translations (e.g. lenet_mnist32); "": none
-    attribute_evaluators: List[str] = field(default_factory=list)  # one per label set
+    class_evaluator: str = limit(
+        "", doc="evaluator of the class kept by translations (e.g. lenet_mnist32); empty: none")
+    attribute_evaluators: List[str] = limit(
+        [], doc="evaluators of the target labels reached, one per label set; empty: none")
 
 
 def label_layout(recipe: Any) -> LabelLayout:

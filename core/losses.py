@@ -118,3 +118,10 @@ def gradient_penalty(critic: Callable[[torch.Tensor], torch.Tensor], real: torch
     out = critic(x_hat)
     (grad,) = torch.autograd.grad(out.sum(), x_hat, create_graph=True)
     return ((grad.flatten(1).norm(2, dim=1) - 1) ** 2).mean()
+
+
+def r1_penalty(real_out: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    """R1 (Mescheder et al. 2018, eq. 9, without its gamma / 2): E[||grad_x D(x)||^2] over the
+    real batch. ``real`` must require grad and ``real_out`` be D's output on it."""
+    (grad,) = torch.autograd.grad(real_out.sum(), real, create_graph=True)
+    return grad.float().square().flatten(1).sum(1).mean()

@@ -89,3 +89,44 @@ def test_train_step_is_the_tutorials_two_tape_step(registry):
     for a, b in zip(list(trainer.G.parameters()) + list(trainer.D.parameters()),
                     list(G.parameters()) + list(D.parameters())):
         assert torch.allclose(a, b, atol=1e-7)
+
+
+def test_r1_penalty_is_the_squared_gradient_norm_at_the_real_images():
+    from ganrun.losses import r1_penalty
+
+    w = torch.randn(1, 3, 4, 4, requires_grad=True)
+    real = torch.randn(5, 3, 4, 4, requires_grad=True)
+    penalty = r1_penalty((real * w).sum((1, 2, 3)), real)  # linear D: grad_x D = w
+    assert torch.allclose(penalty, w.square().sum())
+    (grad_w,) = torch.autograd.grad(penalty, w)  # differentiable, for D's update
+    assert torch.allclose(grad_w, 2 * w)
+
+
+def test_r1_gamma_adds_the_penalty_to_ds_loss_and_gradient(registry):
+    from ganrun.engine import build_trainer
+    from ganrun.plugins import get_plugin_manager
+    from ganrun.recipe import load_recipe
+    from tests.conftest import RECIPES
+
+    pm = get_plugin_manager()
+    recipe = load_recipe(RECIPES / "quickstart.yaml",
+                         ["model.g_widths=[8,4,2]", "model.d_widths=[4,8]", "train.batch_size=4",
+                          "model.r1_gamma=10", "model.loss=hinge", "model.g_ema=0"],
+                         registry=registry)
+    trainer = build_trainer(recipe, pm, registry, torch.device("cpu"))
+    G, D = copy.deepcopy(trainer.G), copy.deepcopy(trainer.D)
+    real = torch.rand(4, 1, 28, 28) * 2 - 1
+
+    torch.manual_seed(3)
+    losses = trainer.train_step({"image": real, "label": torch.zeros(4, dtype=torch.long)})
+
+    torch.manual_seed(3)  # written plainly: hinge loss + 10 / 2 * E||grad_x D(x)||^2
+    fake = G(torch.randn(4, 100))
+    x = real.clone().requires_grad_(True)
+    real_out, fake_out = D(x), D(fake)
+    (grad_x,) = torch.autograd.grad(real_out.sum(), x, create_graph=True)
+    r1 = grad_x.square().sum((1, 2, 3)).mean()
+    disc = F.relu(1 - real_out).mean() + F.relu(1 + fake_out).mean() + 5 * r1
+    dg = torch.autograd.grad(disc, list(D.parameters()))
+    assert r1 > 0 and torch.allclose(losses["r1"], r1) and torch.allclose(losses["disc"], disc)
+    assert torch.allclose(losses["grad_D"], torch.sqrt(sum((g ** 2).sum() for g in dg)))

@@ -16,7 +16,7 @@ from torch import nn
 from ganrun.distributed import local_batch
 from ganrun.ema import WeightAverage
 from ganrun.init import init_glorot
-from ganrun.losses import LOSSES, AdversarialLoss, get_loss
+from ganrun.losses import LOSSES, AdversarialLoss, get_loss, r1_penalty
 from ganrun.schema import limit
 from ganrun.trainer import Trainer
 
@@ -47,6 +47,10 @@ class DCGANConfig:
         0.0, ge=0.0, lt=1.0,
         doc="not the tutorial's (0: off): grids, evaluations and the export use an exponential "
             "moving average of G's weights with this decay, e.g. 0.999 (ganrun.ema)")
+    r1_gamma: float = limit(
+        0.0, ge=0.0,
+        doc="not the tutorial's (0: off): weight gamma of the R1 penalty on D's gradient at "
+            "real images, gamma / 2 * E||grad D(x)||^2 (Mescheder et al. 2018, eq. 9)")
 
 
 def make_noise(n: int, dim: int, generator: torch.Generator | None = None,
@@ -125,10 +129,14 @@ class DCGANTrainer(Trainer):
     def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         inputs = self.generator_inputs(batch)
         fake = self.G(*inputs)
-        real_out = self.discriminate(batch["image"], self.real_inputs(batch))
+        real = batch["image"].detach().requires_grad_(True) if self.cfg.r1_gamma else batch["image"]
+        real_out = self.discriminate(real, self.real_inputs(batch))
         fake_out = self.discriminate(fake, inputs[1:])
         g_loss = self.loss.g(fake_out)
         d_loss = self.loss.d_real(real_out) + self.loss.d_fake(fake_out)  # the tutorial sums
+        if self.cfg.r1_gamma:
+            r1 = r1_penalty(real_out, real)
+            d_loss = d_loss + self.cfg.r1_gamma / 2 * r1
         g_params, d_params = list(self.G.parameters()), list(self.D.parameters())
         g_grads = self.grads(g_loss, g_params, retain_graph=True)
         d_grads = self.grads(d_loss, d_params)
@@ -141,6 +149,8 @@ class DCGANTrainer(Trainer):
             self.G_ema.update(self.G)
         out = {"gen": g_loss.detach(), "disc": d_loss.detach(),
                "grad_G": global_norm(g_grads), "grad_D": global_norm(d_grads)}
+        if self.cfg.r1_gamma:
+            out["r1"] = r1.detach()
         d_real, d_fake = self.loss.probability(real_out), self.loss.probability(fake_out)
         if d_real is not None:  # D(x) and D(G(z)): the classic signals of a winning D
             out["d_real"], out["d_fake"] = d_real.detach(), d_fake.detach()

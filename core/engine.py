@@ -68,6 +68,7 @@ class Run:
     step: int = 0  # steps completed
     batch: int = 0  # batches done in the epoch in progress
     epoch_sums: dict[str, float] = field(default_factory=dict)  # its losses so far, summed
+    epoch_counts: dict[str, int] = field(default_factory=dict)  # steps that sent each loss
     signal: int | None = None  # SIGTERM or SIGINT received: the run stops after this step
     plugin_state: dict[str, Any] = field(default_factory=dict)  # from a checkpoint, for run start
     resumed: bool = False
@@ -101,6 +102,7 @@ class Run:
             "step": self.step,
             "batch": self.batch,
             "epoch_sums": dict(self.epoch_sums),
+            "epoch_counts": dict(self.epoch_counts),
             "run_id": self.id,
             "trainer": self.trainer.state_dict(),
             "rng": rng_state(),
@@ -112,6 +114,9 @@ class Run:
         self.epoch, self.step = int(state["epoch"]), int(state["step"])
         self.batch = int(state.get("batch", 0))
         self.epoch_sums = dict(state.get("epoch_sums", {}))
+        # written before the counts were kept: every signal counted as sent every step
+        self.epoch_counts = dict(state.get("epoch_counts", dict.fromkeys(self.epoch_sums,
+                                                                        self.batch)))
         self.trainer.load_state_dict(state["trainer"])
         set_rng_state(state["rng"])
         if "data" in state:
@@ -284,6 +289,7 @@ def train_epoch(run: Run, epoch: int, device: torch.device) -> bool:
     trainer.train(True)
     hook.ganrun_epoch_start(run=run, epoch=epoch, steps=run.steps_per_epoch)
     sums = run.epoch_sums  # a run resumed inside this epoch carries its first steps' sums
+    counts = run.epoch_counts  # a signal a method sends on some steps is averaged over those
     started = time.perf_counter()
     channels_last = run.recipe.train.channels_last
     for batch in run.loader:  # from the batch after ``run.batch`` on a resume
@@ -298,6 +304,7 @@ def train_epoch(run: Run, epoch: int, device: torch.device) -> bool:
             losses, run.signal = distributed.agree_on_step(losses, run.signal, device)
         for k, v in losses.items():
             sums[k] = sums.get(k, 0.0) + v
+            counts[k] = counts.get(k, 0) + 1
         if run.signal is not None:  # the plugins (a checkpoint among them) see the stop
             run.request_stop(f"{signal_name(run.signal)} received", "KILLED", 128 + run.signal)
         hook.ganrun_step_end(run=run, losses=losses)
@@ -309,9 +316,9 @@ def train_epoch(run: Run, epoch: int, device: torch.device) -> bool:
         distributed.check_identical(trainer.networks.values())
         run.summary["processes"] = (f"{run.ranks.world_size} ({torch.distributed.get_backend()}); "
                                     f"weights bit-identical on every rank at epoch {epoch}")
-    run.epoch, run.batch, run.epoch_sums = epoch, 0, {}
-    steps = max(1, run.steps_per_epoch)
-    report = EpochReport(epoch, {f"epoch/{k}": v / steps for k, v in sums.items()})
+    run.epoch, run.batch, run.epoch_sums, run.epoch_counts = epoch, 0, {}, {}
+    report = EpochReport(epoch, {f"epoch/{k}": v / max(1, counts.get(k, 0))
+                                 for k, v in sums.items()})
     report.metrics["time/epoch_seconds"] = time.perf_counter() - started
     hook.ganrun_epoch_end(run=run, report=report)
     run.metrics = dict(report.metrics)

@@ -130,3 +130,34 @@ def test_r1_gamma_adds_the_penalty_to_ds_loss_and_gradient(registry):
     dg = torch.autograd.grad(disc, list(D.parameters()))
     assert r1 > 0 and torch.allclose(losses["r1"], r1) and torch.allclose(losses["disc"], disc)
     assert torch.allclose(losses["grad_D"], torch.sqrt(sum((g ** 2).sum() for g in dg)))
+
+
+def test_lazy_r1_runs_every_kth_step_weighted_k_times_and_resumes_its_count(registry):
+    from ganrun.engine import build_trainer
+    from ganrun.plugins import get_plugin_manager
+    from ganrun.recipe import load_recipe
+    from tests.conftest import RECIPES
+
+    pm = get_plugin_manager()
+
+    def trainer(gamma: float, every: int):
+        torch.manual_seed(0)  # the same initial weights for both
+        recipe = load_recipe(RECIPES / "quickstart.yaml",
+                             ["model.g_widths=[8,4,2]", "model.d_widths=[4,8]",
+                              "train.batch_size=4", f"model.r1_gamma={gamma}",
+                              f"model.r1_every={every}", "model.g_ema=0"], registry=registry)
+        return build_trainer(recipe, pm, registry, torch.device("cpu"))
+
+    batch = {"image": torch.rand(4, 1, 28, 28) * 2 - 1, "label": torch.zeros(4, dtype=torch.long)}
+    lazy, eager = trainer(2.0, 3), trainer(6.0, 1)  # gamma / 2 * k: 3 on a lazy step, 3 always
+    torch.manual_seed(5)
+    first = lazy.train_step(batch)
+    torch.manual_seed(5)
+    same = eager.train_step(batch)
+    assert torch.allclose(first["r1"], same["r1"]) and torch.allclose(first["disc"], same["disc"])
+    sent = [True] + ["r1" in lazy.train_step(batch) for _ in range(3)]
+    assert sent == [True, False, False, True]
+    assert lazy.extra_state()["steps"] == 4
+    resumed = trainer(2.0, 3)
+    resumed.load_extra_state(lazy.extra_state())
+    assert "r1" not in resumed.train_step(batch)  # step 4: not a multiple of 3

@@ -225,7 +225,7 @@ def test_sync_refuses_what_is_not_a_run_folder(tmp_path, capsys):
 def test_the_outbox_replays_each_record_once_into_a_local_store(tmp_path):
     """The same path serves the local SQLite store; a torn last line (a kill mid-write) is
     left out; records replayed twice are stored once."""
-    from ganrun.builtin.tracking import _register
+    from ganrun.mlflow_store import register_generator
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     client = MlflowClient(uri)
@@ -245,14 +245,14 @@ def test_the_outbox_replays_each_record_once_into_a_local_store(tmp_path):
 
     again = ob.Outbox(tmp_path / "run")
     assert (again.uri, again.run_id, len(again.records)) == (uri, run_id, 1505)
-    sent = ob.replay(again, client, run_id, _register)
+    sent = ob.replay(again, client, run_id, register_generator)
     again.settle()
     assert (sent.metrics, sent.params, sent.tags, sent.gone) == (1500, 1, 2, ["gone.png"])
     assert not (tmp_path / "run" / "tracking").exists()
 
     (tmp_path / "run" / "tracking").mkdir()
     (tmp_path / "run" / "tracking" / "pending.jsonl").write_bytes(copy)
-    ob.replay(ob.Outbox(tmp_path / "run", uri, run_id), client, run_id, _register)
+    ob.replay(ob.Outbox(tmp_path / "run", uri, run_id), client, run_id, register_generator)
     run = client.get_run(run_id)
     assert len(client.get_metric_history(run_id, "loss/d")) == 1500
     assert run.data.tags["t"] == "b" and run.info.status == "FINISHED"

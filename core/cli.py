@@ -276,8 +276,8 @@ def cmd_data(args: argparse.Namespace) -> int:
 
 def _plugin_command(name: str):
     """The plugin command ``name`` (``ganrun_register_commands``), or None: a recipe path."""
-    if Path(name).suffix in (".yaml", ".yml") or Path(name).exists():
-        return None
+    if Path(name).suffix in (".yaml", ".yml") or Path(name).is_file():
+        return None  # a folder is no recipe: `ganrun runs` beside the runs/ folder lists runs
     pm, registry = _setup()
     info = registry.commands.get(name)
     if info is None:

@@ -47,10 +47,11 @@ def ganrun_check_run(recipe):
 
 @hookimpl
 def ganrun_register_commands():
-    from ganrun.builtin import tracking_sync
+    from ganrun.builtin import tracking_compare, tracking_runs, tracking_sync
 
-    return [CommandInfo("sync", tracking_sync.add_arguments, tracking_sync.run,
-                        tracking_sync.__doc__.splitlines()[0])]
+    return [CommandInfo(name, module.add_arguments, module.run, module.__doc__.splitlines()[0])
+            for name, module in (("sync", tracking_sync), ("runs", tracking_runs),
+                                 ("compare", tracking_compare))]
 
 
 @dataclass

@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 # that could resolve torch keeps pip from pulling a multi-GB CUDA build.
 TORCH := torch==2.13.0
 
-.PHONY: demo test install docs clean
+.PHONY: demo test install docs screenshots clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,11 @@ test: install
 # Rewrites docs/recipe_reference.md from the schema dataclasses (tests fail when it is stale).
 docs: install
 	$(PY) -m ganrun.recipe_reference docs/recipe_reference.md
+
+# Retakes docs/img/mlflow_compare.png: two short quickstart runs, a real `mlflow ui` on
+# 127.0.0.1 and headless Chromium (Debian: apt-get install chromium); about 2 minutes.
+screenshots: install
+	OMP_NUM_THREADS=1 $(PY) docs/screenshots/take.py
 
 clean:
 	rm -rf $(VENV) runs mlruns

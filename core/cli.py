@@ -132,7 +132,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     started = time.time()
     try:
-        run = engine.prepare(recipe, pm, registry, resume_dir)
+        run = engine.prepare(recipe, pm, registry, resume_dir, recipe_file=args.recipe)
         report = (lambda: _report(run, time.time() - started, args.summary_json, args.recipe)) \
             if run.is_main else (lambda: None)  # under torchrun, rank 0 speaks for the run
         try:
@@ -193,7 +193,7 @@ def _report(run, seconds: float, summary_json: str | None, recipe: str) -> None:
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
-    from ganrun.builtin.tracking import default_uri
+    from ganrun.mlflow_store import default_uri
     from ganrun.sampling import sample
 
     pm, registry = _setup()
@@ -204,7 +204,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def cmd_translate(args: argparse.Namespace) -> int:
-    from ganrun.builtin.tracking import default_uri
+    from ganrun.mlflow_store import default_uri
     from ganrun.translate import translate
 
     pm, registry = _setup()
@@ -276,8 +276,8 @@ def cmd_data(args: argparse.Namespace) -> int:
 
 def _plugin_command(name: str):
     """The plugin command ``name`` (``ganrun_register_commands``), or None: a recipe path."""
-    if Path(name).suffix in (".yaml", ".yml") or Path(name).exists():
-        return None
+    if Path(name).suffix in (".yaml", ".yml") or Path(name).is_file():
+        return None  # a folder is no recipe: `ganrun runs` beside the runs/ folder lists runs
     pm, registry = _setup()
     info = registry.commands.get(name)
     if info is None:

@@ -77,6 +77,7 @@ class Run:
     summary: dict[str, str] = field(default_factory=dict)  # lines the CLI prints at the end
     tags: dict[str, str] = field(default_factory=dict)  # run tags a tracker records
     plugin_versions: dict[str, str] = field(default_factory=dict)  # plugin -> "dist version"
+    recipe_file: str | None = None  # the recipe file the run was started from, as given
     generator_path: str | None = None
     stop_reason: str | None = None
     exit_code: int = 0
@@ -191,8 +192,10 @@ def new_run_dir(recipe: Any) -> Path:
     return path.resolve()
 
 
-def prepare(recipe: Any, pm: Any, registry: Registry, resume_dir: str | Path | None = None) -> Run:
-    """Build everything a run needs; on resume, load the latest checkpoint of ``resume_dir``."""
+def prepare(recipe: Any, pm: Any, registry: Registry, resume_dir: str | Path | None = None,
+            recipe_file: str | Path | None = None) -> Run:
+    """Build everything a run needs; on resume, load the latest checkpoint of ``resume_dir``.
+    ``recipe_file``: the file the recipe came from, which the run's tags record."""
     train = recipe.train
     keep_freed_memory()
     if train.threads:
@@ -234,7 +237,8 @@ def prepare(recipe: Any, pm: Any, registry: Registry, resume_dir: str | Path | N
               hook=lifecycle_hooks(pm, ranks.is_main), registry=registry, sampler=sampler,
               loader=loader, steps_per_epoch=len(loader), ranks=ranks,
               plugin_versions={r.name: f"{r.distribution} {r.version}"
-                               for r in getattr(pm, "records", [])})
+                               for r in getattr(pm, "records", [])},
+              recipe_file=None if recipe_file is None else str(recipe_file))
     if resume_dir:
         run.id = read_info(out).get("id")
         found = resume_point(out / CHECKPOINT_DIR)

@@ -64,7 +64,9 @@ def ganrun_register_methods() -> list[MethodInfo]:
     A method that translates images (it answers ``ganrun_translator``) gives an example
     target, ``translate_example="AtoB"``: the run report suggests
     ``ganrun translate MODEL --to AtoB``, and a method without one is told apart as one that
-    samples from noise.
+    samples from noise. ``lower_is_better`` / ``higher_is_better``: the ``eval/`` keys the
+    method measures itself that are best lowest / highest (fnmatch patterns allowed), from
+    which ``ganrun runs`` and ``ganrun compare`` pick each run's best.
     """
 
 
@@ -102,7 +104,9 @@ def ganrun_register_metrics() -> list[MetricInfo]:
     (a :class:`ganrun.metrics.samples.MeasuredSet`: images, labels, features, class logits
     and predicted classes), so a metric caches its real statistics there; it returns a function that
     takes the generated samples, measured the same way, and returns ``{"eval/NAME": value}``
-    (``real/NAME`` for a reference value computed on the real data).
+    (``real/NAME`` for a reference value computed on the real data). ``lower_is_better`` /
+    ``higher_is_better`` name the returned keys that are best lowest / highest; a key in
+    neither has no best.
     """
 
 

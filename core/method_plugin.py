@@ -33,6 +33,9 @@ class MethodPlugin:
     discriminators: tuple[str, ...] = ("D",)
     translate_example: str = ""  # a ``--to`` target, for a method that writes translator()
     description: str = ""
+    # the method's own eval/... keys (fnmatch patterns) whose best is the lowest / highest
+    lower_is_better: frozenset[str] = frozenset()
+    higher_is_better: frozenset[str] = frozenset()
 
     # ------------------------------------------------------------ what a method writes
     def generator(self, recipe: Any, name: str) -> Any:
@@ -62,7 +65,8 @@ class MethodPlugin:
     @hookimpl
     def ganrun_register_methods(self) -> list[MethodInfo]:
         return [MethodInfo(self.name, self.schema, self.generators, self.discriminators,
-                           self.description, self.translate_example)]
+                           self.description, self.translate_example,
+                           frozenset(self.lower_is_better), frozenset(self.higher_is_better))]
 
     @hookimpl
     def ganrun_make_generator(self, recipe, name):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import fnmatch
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -20,6 +21,10 @@ class MethodInfo:
     # a ``ganrun translate --to`` target (e.g. "AtoB") for a method that answers
     # ``ganrun_translator``; empty: the method samples from noise (``ganrun sample``)
     translate_example: str = ""
+    # the method's own ``eval/...`` keys whose best value is the lowest / the highest
+    # (fnmatch patterns: "eval/attr_acc*"); ``ganrun runs`` and ``compare`` pick bests by them
+    lower_is_better: frozenset[str] = frozenset()
+    higher_is_better: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,10 @@ class MetricInfo:
     # (evaluator, real MeasuredSet) -> fn(fake MeasuredSet) -> {"eval/...": value}
     make: Callable[[Any, Any], Callable[[Any], dict[str, float]]]
     description: str = ""
+    # which of the keys ``make`` reports are best lowest / highest (a key in neither, such
+    # as one best when closest to a reference, has no best)
+    lower_is_better: frozenset[str] = frozenset()
+    higher_is_better: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -141,6 +150,9 @@ class Registry:
                     elif _not_dataclass(info):
                         refuse(plugin, f"{said} with {_not_dataclass(info)}, which is not a "
                                        f"dataclass")
+                    elif _both_ways(info):
+                        refuse(plugin, f"{said} saying both lower and higher is better for "
+                                       f"{_both_ways(info)}")
                     else:
                         table[info.name] = info
                         owners[kind, info.name] = plugin
@@ -161,6 +173,26 @@ class Registry:
     def importer(self, name: str, key: str = "FORMAT") -> ImporterInfo:
         return _lookup(self.importers, name, key, "importer")
 
+    def better(self, key: str) -> str | None:
+        """Which way metric ``key`` improves, as the method or metric reporting it says:
+        ``"lower"``, ``"higher"``, or None when no plugin says."""
+        found = self._direction(key)
+        return found[1] if found else None
+
+    def rank(self, key: str) -> int:
+        """Where the plugin that gives ``key`` its direction was registered (methods first,
+        then metrics): a stable order for listing metrics. Keys without one come last."""
+        found = self._direction(key)
+        return found[0] if found else len(self.methods) + len(self.metrics)
+
+    def _direction(self, key: str) -> tuple[int, str] | None:
+        for i, info in enumerate((*self.methods.values(), *self.metrics.values())):
+            for way, patterns in (("lower", info.lower_is_better),
+                                  ("higher", info.higher_is_better)):
+                if any(fnmatch.fnmatchcase(key, p) for p in patterns):
+                    return i, way
+        return None
+
 
 def _not_dataclass(info: Any) -> str:
     """``"FIELD=VALUE"`` of the first schema field of ``info`` that is no dataclass type, or ""."""
@@ -170,6 +202,12 @@ def _not_dataclass(info: Any) -> str:
                                               and dataclasses.is_dataclass(value)):
             return f"{f.name}={getattr(value, '__name__', repr(value))}"
     return ""
+
+
+def _both_ways(info: Any) -> str:
+    """A metric key ``info`` lists as best both lowest and highest, or ""."""
+    both = set(getattr(info, "lower_is_better", ())) & set(getattr(info, "higher_is_better", ()))
+    return ", ".join(sorted(both))
 
 
 def _lookup(table: dict, name: str, key: str, what: str):

@@ -47,7 +47,7 @@ def locate(model: str, tracking_uri: str, workdir: Path) -> Path:
         if found is None:
             raise UserError(f"{model}: folder holds no generator (*.safetensors)")
         return found
-    from ganrun.builtin.tracking import download_generator
+    from ganrun.mlflow_store import download_generator
 
     folder = download_generator(model, tracking_uri, workdir)
     found = _generator_file(folder) if folder else None

@@ -59,7 +59,8 @@ class TrackConfig:
     uri: Optional[str] = limit(
         None, doc="the MLflow store or server; null: sqlite:///CWD/mlruns/mlflow.db")
     experiment: Optional[str] = limit(None, doc="null: the recipe's name")
-    run_name: Optional[str] = limit(None, doc="null: the run folder's name")
+    run_name: Optional[str] = limit(
+        None, doc="null: RECIPE-FOLDER, the recipe's name and the run folder's (its start time)")
     register_model: bool = limit(True, doc="register the final generator in the Model Registry")
 
 

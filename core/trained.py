@@ -77,7 +77,7 @@ def load(model: str | Path, tracking_uri: str | None = None) -> Trained:
     registry = Registry.from_hooks(pm.hook)
     if Path(model).exists():
         return Trained(locate(str(model), "", Path()), pm, registry)
-    from ganrun.builtin.tracking import default_uri
+    from ganrun.mlflow_store import default_uri
 
     keep = tempfile.TemporaryDirectory()  # removed with the Trained that holds it
     path = locate(str(model), tracking_uri or default_uri(), Path(keep.name))

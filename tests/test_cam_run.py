@@ -35,8 +35,10 @@ def cam_run(tmp_path_factory):
 
 def test_cam_run_reports_localisation_and_exports_the_classifier(cam_run):
     work, s = cam_run
-    for key in ("eval/cls_acc", "eval/loc_acc", "eval/mean_iou", "eval/saliency_loc_acc"):
+    for key in ("eval/cls_acc", "eval/loc_acc", "eval/mean_iou", "eval/saliency_loc_acc",
+                "epoch/cls_acc"):
         assert 0.0 <= s["metrics"][key] <= 1.0, key
+    assert s["metrics"]["epoch/cls"] > 0  # the classification loss: loss/cls each step
     assert Path(s["generator"]).name == "classifier.safetensors"
     grid = Image.open(Path(s["output_dir"]) / "images" / "image_at_epoch_0002.png")
     assert grid.mode == "RGB"  # CAM overlays in colour

@@ -14,7 +14,7 @@ from ganrun.cli import main
 from ganrun.engine import build_trainer
 from ganrun.plugin_check import load_plugins
 from ganrun.recipe import load_recipe
-from ganrun.registry import SectionInfo
+from ganrun.registry import MetricInfo, SectionInfo
 from tests.conftest import RECIPES
 
 # an "installed" distribution (a .dist-info on sys.path) with two broken plugins
@@ -123,6 +123,16 @@ def test_two_plugins_claiming_one_section_are_named(monkeypatch, capsys):
     monkeypatch.setenv("GANRUN_PLUGINS", "first,second")
     (line,) = _check_errors(capsys)
     assert "plugin 'second' registers section 'extra', which another plugin ('first')" in line
+
+
+def test_a_metric_said_to_be_best_both_lowest_and_highest_is_named(monkeypatch, capsys):
+    both = frozenset({"eval/odd"})
+    _env_plugin(monkeypatch, "twoways", ganrun_register_metrics=hookimpl(
+        lambda: [MetricInfo("odd", lambda ev, real: None, lower_is_better=both,
+                            higher_is_better=both)]))
+    (line,) = _check_errors(capsys)
+    assert "plugin 'twoways' registers metric 'odd' saying both lower and higher is better " \
+           "for eval/odd" in line
 
 
 def test_a_hook_function_without_the_marker_is_named(monkeypatch, capsys):

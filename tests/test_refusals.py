@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ganrun.builtin import tracking
+from ganrun import mlflow_store
 from ganrun.cli import main
 from ganrun.errors import UserError
 from tests.conftest import RECIPES, TINY, free_port, train_once
@@ -131,7 +131,7 @@ def test_a_hung_server_is_refused_after_the_timeout(tiny_recipe, workdir, capsys
                                                     monkeypatch):
     import time
 
-    monkeypatch.setattr(tracking, "ANSWER_WITHIN_S", 0.5)
+    monkeypatch.setattr(mlflow_store, "ANSWER_WITHIN_S", 0.5)
     started = time.monotonic()
     assert main([str(tiny_recipe()), f"track.uri=http://127.0.0.1:{silent_port}"]) == 2
     assert time.monotonic() - started < 10
@@ -171,14 +171,14 @@ def test_a_server_that_answers_passes_the_check(status):
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        tracking.check_server(f"http://127.0.0.1:{server.server_port}")
+        mlflow_store.check_server(f"http://127.0.0.1:{server.server_port}")
     finally:
         server.shutdown()
         server.server_close()
 
 
 def test_local_stores_are_not_probed(tmp_path):
-    tracking.check_server(f"sqlite:///{tmp_path / 'nothing' / 'mlflow.db'}")
-    tracking.check_server(str(tmp_path / "mlruns"))
+    mlflow_store.check_server(f"sqlite:///{tmp_path / 'nothing' / 'mlflow.db'}")
+    mlflow_store.check_server(str(tmp_path / "mlruns"))
     with pytest.raises(UserError, match="track.uri"):
-        tracking.check_server(f"https://127.0.0.1:{free_port()}")
+        mlflow_store.check_server(f"https://127.0.0.1:{free_port()}")

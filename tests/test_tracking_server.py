@@ -8,71 +8,22 @@ an unreachable ``track.uri`` is refused within seconds is tested in test_refusal
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import time
 import types
-import urllib.request
 from pathlib import Path
 
 import pytest
 from mlflow.tracking import MlflowClient
 
 from tests.conftest import free_port
+from tests.mlflow_server import MlflowServer
 from ganrun import hookimpl
 from ganrun import tracking_outbox as ob
 from ganrun.cli import main
 
 STEPS_PER_EPOCH = 4  # conftest's TINY: 256 images, batches of 64
-
-
-class MlflowServer:
-    """``mlflow server`` on 127.0.0.1:PORT with its store in ``root``; stop and start again
-    on the same port and database."""
-
-    def __init__(self, root: Path, port: int) -> None:
-        self.root, self.port = root, port
-        self.uri = f"http://127.0.0.1:{port}"
-        self.proc: subprocess.Popen | None = None
-
-    def start(self, within_s: float = 120) -> None:
-        mlflow = Path(sys.executable).parent / "mlflow"
-        cmd = [str(mlflow), "server", "--backend-store-uri", f"sqlite:///{self.root / 'mlflow.db'}",
-               "--artifacts-destination", (self.root / "artifacts").as_uri(),
-               "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1"]
-        log = (self.root / "server.log").open("a")
-        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
-                                     start_new_session=True)  # its workers die with it
-        deadline = time.monotonic() + within_s
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, (self.root / "server.log").read_text()[-3000:]
-            try:
-                urllib.request.urlopen(f"{self.uri}/health", timeout=2).close()
-                return
-            except OSError:
-                time.sleep(0.3)
-        self.stop()
-        raise TimeoutError(f"mlflow server did not answer within {within_s} s")
-
-    def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        os.killpg(self.proc.pid, signal.SIGTERM)
-        try:
-            self.proc.wait(15)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(15)
-        while True:  # the port refuses connections before the test goes on
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                time.sleep(0.2)
-            except OSError:
-                return
 
 
 @pytest.fixture(scope="module")
@@ -225,7 +176,7 @@ def test_sync_refuses_what_is_not_a_run_folder(tmp_path, capsys):
 def test_the_outbox_replays_each_record_once_into_a_local_store(tmp_path):
     """The same path serves the local SQLite store; a torn last line (a kill mid-write) is
     left out; records replayed twice are stored once."""
-    from ganrun.builtin.tracking import _register
+    from ganrun.mlflow_store import register_generator
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     client = MlflowClient(uri)
@@ -245,14 +196,14 @@ def test_the_outbox_replays_each_record_once_into_a_local_store(tmp_path):
 
     again = ob.Outbox(tmp_path / "run")
     assert (again.uri, again.run_id, len(again.records)) == (uri, run_id, 1505)
-    sent = ob.replay(again, client, run_id, _register)
+    sent = ob.replay(again, client, run_id, register_generator)
     again.settle()
     assert (sent.metrics, sent.params, sent.tags, sent.gone) == (1500, 1, 2, ["gone.png"])
     assert not (tmp_path / "run" / "tracking").exists()
 
     (tmp_path / "run" / "tracking").mkdir()
     (tmp_path / "run" / "tracking" / "pending.jsonl").write_bytes(copy)
-    ob.replay(ob.Outbox(tmp_path / "run", uri, run_id), client, run_id, _register)
+    ob.replay(ob.Outbox(tmp_path / "run", uri, run_id), client, run_id, register_generator)
     run = client.get_run(run_id)
     assert len(client.get_metric_history(run_id, "loss/d")) == 1500
     assert run.data.tags["t"] == "b" and run.info.status == "FINISHED"

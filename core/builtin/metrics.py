@@ -96,16 +96,27 @@ def _cond_acc(evaluator, real):
 @hookimpl
 def ganrun_register_metrics():
     return [
-        MetricInfo("fid_lenet", _fid, "Frechet distance of evaluator features (Heusel 2017)"),
+        MetricInfo("fid_lenet", _fid, "Frechet distance of evaluator features (Heusel 2017)",
+                   lower_is_better=frozenset({"eval/fid_lenet"})),
         MetricInfo("fid_inception", _fid_inception, "standard FID: Inception-v3 pool3 features "
-                   "(pytorch-fid's weights); only with metrics.fid.feature: inception"),
-        MetricInfo("kid", _kid, "kernel inception distance on evaluator features (Binkowski 2018)"),
-        MetricInfo("modes", _modes, "classes present, KL(generated || real class histogram)"),
+                   "(pytorch-fid's weights); only with metrics.fid.feature: inception",
+                   lower_is_better=frozenset({"eval/fid"})),
+        MetricInfo("kid", _kid, "kernel inception distance on evaluator features (Binkowski 2018)",
+                   lower_is_better=frozenset({"eval/kid"})),
+        MetricInfo("modes", _modes, "classes present, KL(generated || real class histogram)",
+                   lower_is_better=frozenset({"eval/class_kl"}),
+                   higher_is_better=frozenset({"eval/modes"})),
         MetricInfo("confident", _confident, "share the evaluator classifies with probability "
-                   ">= 0.9 (real/confident: the same of real images)"),
+                   ">= 0.9 (real/confident: the same of real images)",
+                   higher_is_better=frozenset({"eval/confident"})),
+        # density has no best: above 1, samples crowd the real data's dense regions
         MetricInfo("prdc", _prdc, "precision/recall k=3 (Kynkaanniemi 2019), "
-                                  "density/coverage k=5 (Naeem 2020)"),
-        MetricInfo("ndb", _ndb, "share of k-means bins that differ (Richardson & Weiss 2018)"),
+                                  "density/coverage k=5 (Naeem 2020)",
+                   higher_is_better=frozenset({"eval/precision", "eval/recall", "eval/coverage"})),
+        MetricInfo("ndb", _ndb, "share of k-means bins that differ (Richardson & Weiss 2018)",
+                   lower_is_better=frozenset({"eval/ndb"})),
+        # no best either: the closer to real/ssim, the better
         MetricInfo("ssim", _ssim, "mean intra-class SSIM of sample pairs, and of real digits"),
-        MetricInfo("cond_acc", _cond_acc, "share classified as the class asked for"),
+        MetricInfo("cond_acc", _cond_acc, "share classified as the class asked for",
+                   higher_is_better=frozenset({"eval/cond_acc"})),
     ]

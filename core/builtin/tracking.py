@@ -1,7 +1,10 @@
 """Built-in plugin: tracks every run in MLflow (params, losses, grids, checkpoints, model).
 
 The default store is a SQLite file under the working directory (``mlruns/mlflow.db``), so
-tracking works offline with no server; ``track.uri`` points it at a server instead. Step
+tracking works offline with no server; ``track.uri`` points it at a server instead (where
+the store is and how it is read: :mod:`ganrun.mlflow_store`). The experiment is filed as
+model training, the run is named RECIPE-FOLDER and tagged with its method, dataset, recipe
+file, seed, ganrun and plugin versions and git commit (:func:`run_tags`). Step
 losses are buffered and sent with ``log_batch`` at each epoch's end, never one blocking
 call per value. A resumed run continues the same MLflow run and skips values it already
 holds, so every step and epoch appears once. However a run ends, its MLflow run is closed
@@ -18,7 +21,6 @@ dictionary lookup per hook.
 """
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -27,86 +29,29 @@ from pathlib import Path
 from typing import Any
 
 from ganrun import hookimpl
+from ganrun import mlflow_store as store
 from ganrun import tracking_outbox as ob
 from ganrun.checkpoint import GENERATOR_DIR
 from ganrun.registry import CommandInfo
 
-STORE_DIR = "mlruns"
-os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # keep stderr readable
-# MLflow's HTTP client retries a call 7 times with exponential backoff (factor 2) and waits
-# 120 s for each answer: minutes per call against a dead server. ganrun keeps what a server
-# does not take and tries again itself, so one call gives up within seconds (one retry after
-# about 1 s; a hung server: 10 s per attempt). Each can be overridden in the environment.
-HTTP_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1",
-                 "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
-                 "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
-for _name, _value in HTTP_DEFAULTS.items():
-    os.environ.setdefault(_name, _value)
 BATCH = 1000  # MLflow's limit of metrics per log_batch call
 RETRY_FIRST_S, RETRY_MAX_S = 5.0, 60.0  # a store that failed is tried again after this backoff
 PROBE_S = 2.0  # ... and only once it answers /health within this
 
 
-def default_uri(cwd: Path | None = None) -> str:
-    return f"sqlite:///{(cwd or Path.cwd()).resolve() / STORE_DIR / 'mlflow.db'}"
-
-
-def tracking_uri(recipe: Any) -> str:
-    return recipe.track.uri or default_uri()
-
-
-ANSWER_WITHIN_S = 5.0  # MLflow's own client retries a dead server for minutes
-DATABASE_PORTS = {"postgresql": 5432, "mysql": 3306, "mssql": 1433}
-
-
-def answers(uri: str, timeout: float = ANSWER_WITHIN_S) -> str | None:
-    """None when the store at ``uri`` answers within ``timeout`` s, else why not. An http(s)
-    server must answer ``GET /health`` (any HTTP status counts as an answer), a database
-    server must accept a TCP connection. Local stores (sqlite, file) always answer."""
-    import socket
-    import urllib.error
-    import urllib.request
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(uri)
-    scheme = parts.scheme.split("+")[0]  # postgresql+psycopg2 -> postgresql
-    try:
-        if scheme in ("http", "https"):
-            try:
-                urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout).close()
-            except urllib.error.HTTPError:
-                pass  # a status, even 404 or 401, is an answer
-        elif scheme in DATABASE_PORTS and parts.hostname:
-            port = parts.port or DATABASE_PORTS[scheme]
-            socket.create_connection((parts.hostname, port), timeout=timeout).close()
-    except (OSError, ValueError) as e:
-        return str(getattr(e, "reason", None) or e)
-    return None
-
-
-def check_server(uri: str, key: str = "track.uri") -> None:
-    """Refuse, in a few seconds, a tracking store on the network that does not answer
-    (:func:`answers`) with a one-line :class:`UserError` naming ``key`` and the uri."""
-    from ganrun.errors import UserError
-
-    reason = answers(uri, ANSWER_WITHIN_S)
-    if reason is not None:
-        raise UserError(f"{key}: no tracking server answers at {uri} within "
-                        f"{ANSWER_WITHIN_S:.0f} s ({reason})")
-
-
 @hookimpl
 def ganrun_check_run(recipe):
     if recipe.track.enabled and recipe.track.uri:
-        check_server(recipe.track.uri)
+        store.check_server(recipe.track.uri)
 
 
 @hookimpl
 def ganrun_register_commands():
-    from ganrun.builtin import tracking_sync
+    from ganrun.builtin import tracking_compare, tracking_runs, tracking_sync
 
-    return [CommandInfo("sync", tracking_sync.add_arguments, tracking_sync.run,
-                        tracking_sync.__doc__.splitlines()[0])]
+    return [CommandInfo(name, module.add_arguments, module.run, module.__doc__.splitlines()[0])
+            for name, module in (("sync", tracking_sync), ("runs", tracking_runs),
+                                 ("compare", tracking_compare))]
 
 
 @dataclass
@@ -143,14 +88,14 @@ class _Tracked:
             if not force and time.monotonic() < self.retry_at:
                 box.persist()
                 return
-            reason = answers(self.uri, PROBE_S)
+            reason = store.answers(self.uri, PROBE_S)
             if reason is not None:  # still down: no slow MLflow call
                 self.reason = reason
                 self._backoff()
                 box.persist()
                 return
         try:
-            ob.replay(box, self.client, self.run_id, _register, self.sent)
+            ob.replay(box, self.client, self.run_id, store.register_generator, self.sent)
         except Exception as e:
             box.settle()
             if not ob.is_transient(e):
@@ -226,27 +171,32 @@ def _mlflow_command() -> str:
     return "mlflow" if shutil.which("mlflow") or not beside.exists() else str(beside)
 
 
-def _experiment_id(client: Any, name: str, uri: str) -> str:
-    exp = client.get_experiment_by_name(name)
-    if exp is not None:
-        return exp.experiment_id
-    from mlflow.exceptions import MlflowException
-
-    location = None
-    if uri.startswith("sqlite:///"):  # artifacts beside the local store, not in the cwd
-        location = (Path(uri[len("sqlite:///"):]).parent / "artifacts").as_uri()
-    try:
-        return client.create_experiment(name, artifact_location=location)
-    except MlflowException:  # runs of a team starting at once: another one created it
-        exp = client.get_experiment_by_name(name)
-        if exp is None:
-            raise
-        return exp.experiment_id
-
-
 def _already_logged(client: Any, run_id: str) -> dict[str, int]:
     keys = client.get_run(run_id).data.metrics.keys()
     return {k: max(m.step for m in client.get_metric_history(run_id, k)) for k in keys}
+
+
+def run_tags(run: Any) -> dict[str, str]:
+    """What a new MLflow run is tagged with: how it was made, to find and compare it later."""
+    from ganrun import __version__
+
+    recipe = run.recipe
+    tags = {"ganrun.method": recipe.method, "ganrun.dataset": recipe.data.name,
+            "ganrun.recipe": recipe.name, "ganrun.seed": str(recipe.train.seed),
+            "ganrun.version": __version__, "ganrun.output_dir": str(run.output_dir)}
+    if run.recipe_file:
+        tags["ganrun.recipe_file"] = str(run.recipe_file)
+    tags.update({f"ganrun.plugin.{k}": v for k, v in run.plugin_versions.items()})
+    commit = _git_commit()
+    if commit:  # ganrun's own tag, and the one MLflow's UI shows as the source version
+        tags["ganrun.git_commit"] = tags["mlflow.source.git.commit"] = commit
+    return tags
+
+
+def run_name(run: Any) -> str:
+    """``track.run_name``, else RECIPE-FOLDER: the recipe's name and the run folder's
+    (its start time), e.g. ``quickstart-20261202-204923-b4e4de``."""
+    return run.recipe.track.run_name or f"{run.recipe.name}-{run.output_dir.name}"
 
 
 @hookimpl
@@ -254,28 +204,19 @@ def ganrun_run_start(run):
     recipe = run.recipe
     if not recipe.track.enabled:
         return
-    from mlflow.tracking import MlflowClient
     from omegaconf import OmegaConf
 
-    uri = tracking_uri(recipe)
-    if uri.startswith("sqlite:///"):
-        Path(uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
-    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    uri = store.tracking_uri(recipe)
+    client = store.client(uri)
     if run.resumed and run.id:
         tracked = _Tracked(client, run.id, uri, ob.Outbox(run.output_dir, uri, run.id))
         tracked.flush(force=True)  # what an earlier session left pending goes first
         client.update_run(run.id, status="RUNNING")
         tracked.logged = _already_logged(client, run.id)
+        exp = client.get_run(run.id).info.experiment_id
     else:
-        tags = {"ganrun.method": recipe.method, "ganrun.recipe": recipe.name,
-                "ganrun.output_dir": str(run.output_dir)}
-        tags.update({f"ganrun.plugin.{k}": v for k, v in run.plugin_versions.items()})
-        commit = _git_commit()
-        if commit:
-            tags["mlflow.source.git.commit"] = commit
-        exp = _experiment_id(client, recipe.track.experiment or recipe.name, uri)
-        mlrun = client.create_run(exp, run_name=recipe.track.run_name or run.output_dir.name,
-                                  tags=tags)
+        exp = store.training_experiment(client, recipe.track.experiment or recipe.name, uri)
+        mlrun = client.create_run(exp, run_name=run_name(run), tags=run_tags(run))
         run.id = mlrun.info.run_id
         tracked = _Tracked(client, run.id, uri, ob.Outbox(run.output_dir, uri, run.id))
         recipe_dict = OmegaConf.to_container(OmegaConf.create(run.recipe_yaml))
@@ -286,8 +227,11 @@ def ganrun_run_start(run):
         tracked.flush()
     _runs[id(run)] = tracked
     run.summary["run id"] = run.id
-    run.summary["MLflow UI"] = (uri if uri.startswith(("http://", "https://"))
-                                else f"{_mlflow_command()} ui --backend-store-uri {uri}")
+    if store.is_server(uri):
+        run.summary["MLflow UI"] = store.ui_url(uri, exp, run.id)
+    else:
+        run.summary["MLflow UI"] = (f"{_mlflow_command()} ui --backend-store-uri {uri}, then "
+                                    f"{store.ui_url(store.DEFAULT_UI, exp, run.id)}")
 
 
 @hookimpl
@@ -378,42 +322,3 @@ def _report_pending(run: Any, tracked: _Tracked) -> None:
 def _log_tags(tracked: _Tracked, tags: dict[str, str]) -> None:
     for k, v in tags.items():
         tracked.queue(ob.tag(k, str(v)[:5000]))
-
-
-def _register(client: Any, name: str, run_id: str) -> None:
-    """Register the run's generator folder (safetensors + recipe, no pickle) as a version,
-    once: a replay after a lost answer finds the version already there."""
-    from mlflow.exceptions import MlflowException
-
-    try:
-        client.get_registered_model(name)
-    except MlflowException:
-        try:
-            client.create_registered_model(name)
-        except MlflowException as e:  # another run of the team's created it meanwhile
-            if e.error_code != "RESOURCE_ALREADY_EXISTS":
-                raise
-    if client.search_model_versions(f"name='{name}' and run_id='{run_id}'"):
-        return
-    source = f"{client.get_run(run_id).info.artifact_uri}/{GENERATOR_DIR}"
-    client.create_model_version(name, source=source, run_id=run_id)
-
-
-def download_generator(ref: str, uri: str, dst: Path) -> Path | None:
-    """Download the generator folder of run id ``ref`` (or ``models:/NAME/VERSION``)."""
-    from mlflow.artifacts import download_artifacts
-    from mlflow.exceptions import MlflowException
-    from mlflow.tracking import MlflowClient
-
-    if uri.startswith("sqlite:///") and not Path(uri[len("sqlite:///"):]).is_file():
-        return None  # no local store: do not create an empty one
-    check_server(uri, "--tracking-uri")
-    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-    try:
-        if ref.startswith("models:/"):
-            name, _, version = ref[len("models:/"):].partition("/")
-            source = client.get_model_version_download_uri(name, version)
-            return Path(download_artifacts(artifact_uri=source, dst_path=str(dst)))
-        return Path(client.download_artifacts(ref, GENERATOR_DIR, str(dst)))
-    except (MlflowException, OSError):
-        return None

@@ -25,9 +25,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, pm: Any, registry: Any) -> int:
-    from mlflow.tracking import MlflowClient
-
-    from ganrun.builtin.tracking import _register, check_server
+    from ganrun import mlflow_store as store
     from ganrun.runs import read_info
 
     run_dir = Path(args.run_dir)
@@ -42,10 +40,10 @@ def run(args: argparse.Namespace, pm: Any, registry: Any) -> int:
     if not uri or not box.run_id:
         raise UserError(f"RUN_DIR: {box.folder / ob.TARGET} is missing or unreadable: "
                         f"which server and run the records belong to is unknown")
-    check_server(uri, key="ganrun sync")
-    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    store.check_server(uri, key="ganrun sync")
+    client = store.client(uri)
     try:
-        sent = ob.replay(box, client, box.run_id, _register)
+        sent = ob.replay(box, client, box.run_id, store.register_generator)
     except Exception as e:
         box.settle()
         if not ob.is_transient(e):

@@ -26,7 +26,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, pm: Any, registry: Any) -> int:
-    from ganrun.builtin.tracking import default_uri
+    from ganrun.mlflow_store import default_uri
 
     with tempfile.TemporaryDirectory() as tmp:
         path = locate(args.model, args.tracking_uri or default_uri(), Path(tmp))

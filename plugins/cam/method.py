@@ -81,8 +81,10 @@ class CAMTrainer(Trainer):
         self.backward(loss)
         self.step(CLASSIFIER)
         self.schedulers[CLASSIFIER].step()
-        return {"loss": loss.detach(),
-                "acc": (logits.detach().argmax(1) == batch["label"]).float().mean()}
+        # logged as loss/cls and loss/cls_acc (epoch/...: their epoch means), the names
+        # eval/cls_acc echoes on the test canvases
+        return {"cls": loss.detach(),
+                "cls_acc": (logits.detach().argmax(1) == batch["label"]).float().mean()}
 
     def preview(self) -> tuple[torch.Tensor, int]:
         """CAM overlays of the predicted class, with their boxes, on the first training images."""

@@ -20,6 +20,8 @@ class CAMPlugin(MethodPlugin):
     name, schema = "cam", CAMConfig
     generators, discriminators = (), (CLASSIFIER,)
     description = "class activation maps: GAP classifier, weakly supervised boxes (Zhou et al. 2016)"
+    higher_is_better = frozenset({"eval/cls_acc", "eval/loc_acc", "eval/mean_iou",
+                                  "eval/saliency_loc_acc"})
 
     def __init__(self) -> None:
         self._tests: dict[int, Any] = {}  # id(run) -> the test split (images, labels, boxes)

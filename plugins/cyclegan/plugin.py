@@ -25,6 +25,8 @@ class CycleGANPlugin(MethodPlugin):
     generators, discriminators = GENERATORS, DISCRIMINATORS
     translate_example = "AtoB"
     description = "CycleGAN, unpaired translation with cycle consistency (Zhu et al. 2017)"
+    lower_is_better = frozenset({"eval/cycle_l1_*"})
+    higher_is_better = frozenset({"eval/class_kept_*", "eval/domain_*"})
 
     def __init__(self) -> None:
         self._metrics: dict[int, Any] = {}  # id(run) -> TranslationMetrics

@@ -19,6 +19,7 @@ class StarGANPlugin(MethodPlugin):
     name, schema = "stargan", StarGANConfig
     translate_example = "ATTRIBUTE=1"
     description = "StarGAN, one generator for many domains (Choi et al. 2018)"
+    higher_is_better = frozenset({"eval/attr_acc*", "eval/class_kept"})
 
     def __init__(self) -> None:
         self._metrics: dict[int, Any] = {}  # id(run) -> DomainMetrics

@@ -111,7 +111,8 @@ def test_r1_gamma_adds_the_penalty_to_ds_loss_and_gradient(registry):
     pm = get_plugin_manager()
     recipe = load_recipe(RECIPES / "quickstart.yaml",
                          ["model.g_widths=[8,4,2]", "model.d_widths=[4,8]", "train.batch_size=4",
-                          "model.r1_gamma=10", "model.loss=hinge", "model.g_ema=0"],
+                          "model.r1_gamma=10", "model.r1_every=1", "model.loss=hinge",
+                          "model.g_ema=0"],
                          registry=registry)
     trainer = build_trainer(recipe, pm, registry, torch.device("cpu"))
     G, D = copy.deepcopy(trainer.G), copy.deepcopy(trainer.D)

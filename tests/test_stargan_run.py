@@ -72,7 +72,7 @@ def test_run_measures_every_target_and_exports_one_generator(trained):
     for key in ("eval/attr_acc", "eval/attr_acc_attributes", "eval/attr_acc_styles",
                 "eval/class_kept"):
         assert 0.0 <= s["metrics"][key] <= 1.0, key
-    for key in ("epoch/d_loss", "epoch/w_distance", "epoch/d_gp", "epoch/g_rec", "epoch/g_cls"):
+    for key in ("epoch/d_loss", "epoch/w_distance", "epoch/gp", "epoch/g_rec", "epoch/g_cls"):
         assert np.isfinite(s["metrics"][key]), key
     assert sorted(p.name for p in Path(s["generator"]).parent.glob("*.safetensors")) == \
         ["G.safetensors"]

@@ -68,7 +68,7 @@ def trained(tmp_path_factory):
 def test_run_logs_translation_metrics_grids_and_both_generators(trained):
     work, s = trained
     assert s["status"] == "FINISHED"
-    for key in ("eval/class_kept_AB", "eval/domain_AB", "eval/cycle_l1_A", "eval/class_kept_BA",
+    for key in ("eval/class_kept_AB", "eval/domain_AB", "eval/cycle_l1_AB", "eval/class_kept_BA",
                 "eval/domain_BA", "epoch/cycle_A", "epoch/idt_B", "epoch/disc_A"):
         assert 0 <= s["metrics"][key] < 100, key
     gen = Path(s["generator"])

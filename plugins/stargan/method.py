@@ -19,11 +19,12 @@ which leaves the rate at 99.9% of its start (docs/stargan_vs_cyclegan.md).
 
 Signals ``train_step`` returns (means over the batch's datasets), for logging and health:
 ``d_loss``; ``w_distance``: the critic's estimate of the Wasserstein distance, mean
-D_src(x) - mean D_src(G(x, c)); ``gp``: the gradient penalty as ``d_loss`` adds it,
-``lambda_gp`` x E[(||grad D_src(x^)||_2 - 1)^2]; ``d_cls``; and from the latest generator
-iteration ``g_loss``, ``g_adv``, ``g_cls``, ``g_rec`` (and ``g_id`` with ``lambda_id``).
-``w_distance``, ``gp`` and ``g_cls`` are the names the Wasserstein health monitors read
-(docs/health.md), shared with the WGAN-GP example plugin.
+D_src(x) - mean D_src(G(x, c)); ``w_bound``: mean ||x - G(x, c)||_2 over the batch, which
+a 1-Lipschitz critic's estimate cannot exceed; ``gp``: the gradient penalty as ``d_loss``
+adds it, ``lambda_gp`` x E[(||grad D_src(x^)||_2 - 1)^2]; ``d_cls``; and from the latest
+generator iteration ``g_loss``, ``g_adv``, ``g_cls``, ``g_rec`` (and ``g_id`` with
+``lambda_id``). ``w_distance``, ``w_bound``, ``gp`` and ``g_cls`` are the names the
+Wasserstein health monitors read (docs/health.md), shared with the WGAN-GP example plugin.
 """
 from __future__ import annotations
 
@@ -138,7 +139,9 @@ class StarGANTrainer(Trainer):
         self.optimizers["D"].zero_grad(set_to_none=True)
         self.backward(d_loss)
         self.step("D")
-        return {"d_loss": d_loss, "w_distance": -(d_real + d_fake), "d_cls": d_cls, "gp": gp}
+        w_bound = (x - x_fake).flatten(1).norm(dim=1).mean()
+        return {"d_loss": d_loss, "w_distance": -(d_real + d_fake), "w_bound": w_bound,
+                "d_cls": d_cls, "gp": gp}
 
     def generator_step(self, k: int, x: torch.Tensor, label_trg: torch.Tensor,
                        c_org: torch.Tensor, c_trg: torch.Tensor) -> dict[str, torch.Tensor]:

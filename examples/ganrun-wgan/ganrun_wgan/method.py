@@ -9,11 +9,13 @@ The losses are ganrun's shared ones: ``get_loss("wgan")`` and ``gradient_penalty
 The critic is the dcgan plugin's discriminator, which has no BatchNorm (the paper's
 critic must not: the penalty is per sample); its dropout defaults to 0 here.
 
-Signals ``train_step`` returns (ganrun's Wasserstein health monitors read the first two,
+Signals ``train_step`` returns (ganrun's Wasserstein health monitors read the first three,
 under the names stargan reports them by too):
 
 * ``w_distance``: the critic's Wasserstein estimate, mean D(x) - mean D(G(z)), before the
   penalty; it shrinks towards 0 as G's distribution approaches the data's;
+* ``w_bound``: mean ||x - x~||_2 over the batch's pairs, which a 1-Lipschitz critic's
+  estimate cannot exceed (it diverges when ``w_distance`` does);
 * ``gp``: the gradient penalty as the loss adds it, ``lambda_gp`` x E[(||grad D(x^)||_2 - 1)^2];
 * ``disc``: the critic's whole loss, ``-w_distance + gp``;
 * ``gen``: the generator's loss ``-mean D(G(z))`` on the step's samples, as the critic
@@ -72,7 +74,8 @@ class WGANGPTrainer(DCGANTrainer):
         self.backward(d_loss)
         self.step("D")
         grad = global_norm(tuple(p.grad for p in self.D.parameters() if p.grad is not None))
-        return {"disc": d_loss.detach(), "w_distance": -adversarial.detach(),
+        w_bound = (real - fake).flatten(1).norm(dim=1).mean()
+        return {"disc": d_loss.detach(), "w_distance": -adversarial.detach(), "w_bound": w_bound,
                 "gp": gp.detach(), "gen": self.loss.g(fake_out).detach(), "grad_D": grad}
 
     def generator_step(self) -> dict[str, torch.Tensor]:

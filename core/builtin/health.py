@@ -124,5 +124,6 @@ def ganrun_epoch_end(run, report):
 def ganrun_run_end(run, status, error):
     _params.pop(id(run), None)
     monitor = _monitors.pop(id(run), None)
-    if monitor is not None:
-        run.summary["health"] = monitor.status
+    if monitor is not None:  # the report's "health: ok", or the status and every alarm line
+        run.summary["health"] = monitor.status + "".join(f"\n    {a.line()}"
+                                                         for a in monitor.alarms)

@@ -230,6 +230,7 @@ def cmd_plugins(args: argparse.Namespace) -> int:
         print(f"    hooks: {', '.join(pm.hooks_of(rec.name))}")
     print(f"methods: {', '.join(sorted(registry.methods)) or '-'}")
     print(f"datasets: {', '.join(sorted(registry.datasets)) or '-'}")
+    print(f"health monitors: {', '.join(registry.monitors) or '-'}")
     if registry.importers:
         print(f"importers: {', '.join(sorted(registry.importers))}")
     if registry.commands:

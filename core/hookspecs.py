@@ -44,7 +44,7 @@ if TYPE_CHECKING:  # imported for annotations only: keeps `ganrun --help` free o
     from ganrun.data.download import ArchiveSpec
     from ganrun.engine import EpochReport, Run
     from ganrun.registry import (CommandInfo, DatasetInfo, EvaluatorInfo, ImporterInfo,
-                                 MethodInfo, MetricInfo, SectionInfo)
+                                 MethodInfo, MetricInfo, MonitorInfo, SectionInfo)
     from ganrun.sampling import Samples
     from ganrun.trainer import Trainer
     from ganrun.translate import Translator
@@ -107,6 +107,26 @@ def ganrun_register_metrics() -> list[MetricInfo]:
     (``real/NAME`` for a reference value computed on the real data). ``lower_is_better`` /
     ``higher_is_better`` name the returned keys that are best lowest / highest; a key in
     neither has no best.
+    """
+
+
+@hookspec
+def ganrun_register_monitors() -> list[MonitorInfo]:
+    """Describe the health monitors this plugin provides.
+
+    Return a list of :class:`ganrun.registry.MonitorInfo`: the monitor's name and its class,
+    built once per run as ``cls(config)`` with the recipe's ``health`` section
+    (:class:`ganrun.health.HealthConfig`). A class deriving from
+    :class:`ganrun.health.convergence.StepMonitor` implements ``observe_step(step, losses,
+    grad_norms, scores, param_change)`` and is fed every step; one deriving from
+    :class:`ganrun.health.collapse.EvalMonitor` implements ``judge(epoch, metrics,
+    reference)`` and is fed every evaluation's ``eval/*`` metrics with their ``real/*``
+    references. Both return new :class:`ganrun.health.Alarm` s, each once per episode
+    (``self.episode(key, clear_after).update(condition)``), read only the names that are
+    there (a method that does not report a signal is not judged on it), and keep their
+    state in attributes (windows, episodes, counters), which the health plugin saves in
+    every checkpoint and restores on resume. ganrun's own monitors are registered here by
+    the built-in health plugin.
     """
 
 

@@ -62,6 +62,17 @@ class MetricInfo:
 
 
 @dataclass(frozen=True)
+class MonitorInfo:
+    """A health monitor: a class built from the recipe's ``health`` section (a
+    :class:`ganrun.health.HealthConfig`) with ``observe_step`` (fed every step) or
+    ``observe_eval`` (fed every evaluation), returning :class:`ganrun.health.Alarm` s."""
+
+    name: str
+    monitor: type
+    description: str = ""
+
+
+@dataclass(frozen=True)
 class SectionInfo:
     """A top-level recipe section a plugin adds (``myplug:``, say), validated by ``schema``."""
 
@@ -96,6 +107,7 @@ class Registry:
     datasets: dict[str, DatasetInfo] = field(default_factory=dict)
     evaluators: dict[str, EvaluatorInfo] = field(default_factory=dict)
     metrics: dict[str, MetricInfo] = field(default_factory=dict)
+    monitors: dict[str, MonitorInfo] = field(default_factory=dict)
     importers: dict[str, ImporterInfo] = field(default_factory=dict)
     sections: dict[str, SectionInfo] = field(default_factory=dict)
     commands: dict[str, CommandInfo] = field(default_factory=dict)
@@ -125,6 +137,7 @@ class Registry:
             ("datasets", hook.ganrun_register_datasets, DatasetInfo),
             ("evaluators", hook.ganrun_register_evaluators, EvaluatorInfo),
             ("metrics", hook.ganrun_register_metrics, MetricInfo),
+            ("monitors", hook.ganrun_register_monitors, MonitorInfo),
             ("importers", hook.ganrun_register_importers, ImporterInfo),
             ("sections", hook.ganrun_register_sections, SectionInfo),
             ("commands", hook.ganrun_register_commands, CommandInfo),
@@ -147,6 +160,9 @@ class Registry:
                     elif info.name in table:
                         refuse(plugin, f"{said}, which another plugin "
                                        f"('{owners[kind, info.name]}') already registered")
+                    elif _not_monitor(info):
+                        refuse(plugin, f"{said} with {_not_monitor(info)}, which has neither "
+                                       f"observe_step nor observe_eval")
                     elif _not_dataclass(info):
                         refuse(plugin, f"{said} with {_not_dataclass(info)}, which is not a "
                                        f"dataclass")
@@ -208,6 +224,16 @@ def _both_ways(info: Any) -> str:
     """A metric key ``info`` lists as best both lowest and highest, or ""."""
     both = set(getattr(info, "lower_is_better", ())) & set(getattr(info, "higher_is_better", ()))
     return ", ".join(sorted(both))
+
+
+def _not_monitor(info: Any) -> str:
+    """``"monitor=NAME"`` when ``info`` is a MonitorInfo whose class cannot be fed, or ""."""
+    if not isinstance(info, MonitorInfo):
+        return ""
+    cls = info.monitor
+    if isinstance(cls, type) and (hasattr(cls, "observe_step") or hasattr(cls, "observe_eval")):
+        return ""
+    return f"monitor={getattr(cls, '__name__', repr(cls))}"
 
 
 def _lookup(table: dict, name: str, key: str, what: str):

@@ -157,7 +157,7 @@ def test_an_older_experiment_without_a_kind_is_given_one(tmp_path):
 def test_better_directions(registry):
     assert registry.better("eval/fid_lenet") == "lower"
     assert registry.better("eval/confident") == "higher"
-    assert registry.better("eval/cycle_l1_A") == "lower"  # cyclegan's own, by pattern
+    assert registry.better("eval/cycle_l1_AB") == "lower"  # cyclegan's own, by pattern
     assert registry.better("eval/attr_acc_styles") == "higher"  # stargan's
     assert registry.better("eval/cls_acc") == "higher"  # cam's
     assert registry.better("eval/ssim") is None  # best when closest to real/ssim

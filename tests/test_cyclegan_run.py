@@ -68,7 +68,7 @@ def trained(tmp_path_factory):
 def test_run_logs_translation_metrics_grids_and_both_generators(trained):
     work, s = trained
     assert s["status"] == "FINISHED"
-    for key in ("eval/class_kept_AB", "eval/domain_AB", "eval/cycle_l1_A", "eval/class_kept_BA",
+    for key in ("eval/class_kept_AB", "eval/domain_AB", "eval/cycle_l1_AB", "eval/class_kept_BA",
                 "eval/domain_BA", "epoch/cycle_A", "epoch/idt_B", "epoch/disc_A"):
         assert 0 <= s["metrics"][key] < 100, key
     gen = Path(s["generator"])
@@ -101,6 +101,28 @@ def test_kill_mid_epoch_then_resume_gives_the_uninterrupted_weights(trained, tmp
         b = load_file(Path(straight["generator"]) / f"{name}.safetensors")
         # exact: both runs train on this machine, with the same kernels in the same order
         assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), name
+
+
+def test_the_run_report_gives_health_through_the_engine_like_every_method(tmp_path):
+    """No cyclegan code prints health: the health plugin judges every method's run and the
+    report ends with `health: ok`, or the status and each alarm raised while it trained."""
+    (tmp_path / "tiny.yaml").write_text(TINY)
+    report = {}
+    for name, extra in (("default", []),  # judged with the default thresholds
+                        ("forced", ["health.eval_grace=0", "health.spread_ratio_min=1.0"])):
+        done = ganrun(["tiny.yaml", "track.enabled=false", "--summary-json", f"{name}.json",
+                       *extra], tmp_path)
+        assert done.returncode == 0, done.stderr[-2000:]
+        metrics = json.loads((tmp_path / f"{name}.json").read_text())["metrics"]
+        status = ("ok", "warning", "failed")[int(metrics["health/status"])]
+        raised = [line for line in done.stderr.splitlines() if line.startswith("health: ")]
+        listed = [line[4:] for line in done.stdout.splitlines() if line.startswith("    health: ")]
+        assert f"\n  health: {status}\n" in done.stdout
+        assert listed == raised and (status == "ok") == (not raised)
+        report[name] = done.stdout
+    # any translation narrower than its inputs is "input ignored" now, from the first epoch
+    assert "    health: FAILED mode collapse: input ignored: 'spread_AB' far below the " \
+           "inputs' spread at epoch 1 [" in report["forced"]
 
 
 def test_translate_a_folder_both_ways(trained, tmp_path, capsys):

@@ -94,9 +94,9 @@ def test_its_recipe_trains_and_is_tracked_in_mlflow(env):
     assert any("ganrun-wgan 0.1.0" in v for v in run.data.tags.values())  # plugin versions
     history = {signal: [m.value for m in client.get_metric_history(run.info.run_id,
                                                                      f"loss/{signal}")]
-               for signal in ("critic_gap", "gp")}  # separate, named signals a monitor reads
+               for signal in ("w_distance", "gp")}  # the names the Wasserstein monitors read
     assert all(len(values) == 8 for values in history.values())  # 256 digits / batch 32
-    assert all(v >= 0 for v in history["gp"])  # a squared distance
+    assert all(v >= 0 for v in history["gp"])  # lambda x a squared distance
 
 def test_wgan_sn_replaces_only_the_discriminator_of_a_dcgan_run(env):
     from ganrun.checkpoint import CHECKPOINT_DIR, resume_point

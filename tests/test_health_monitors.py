@@ -349,3 +349,41 @@ def test_a_resumed_monitor_judges_as_an_uninterrupted_one(tmp_path):
     refilled = HealthMonitor()  # what a resume did before monitors were checkpointed
     feed(refilled, steps[cut:], start=cut + 1)
     assert [a.line() for a in refilled.alarms] != [a.line() for a in whole.alarms]
+
+
+def test_a_resumed_run_judges_translation_and_critics_as_an_uninterrupted_one(tmp_path):
+    """The monitors of translation and of Wasserstein critics keep their windows, episodes and
+    counters across a resume too: a stargan-like run whose classification loss never falls
+    and whose critic runs away from step 600, evaluated every 100 steps with its content lost
+    from the 5th evaluation, checkpointed at step 650 (mid-window of the runaway)."""
+    from ganrun.checkpoint import load_checkpoint, save_checkpoint
+    from tests.test_health_translation import REFERENCE, broken
+    from tests.test_health_translation import healthy as healthy_evals
+    from tests.test_health_wasserstein import critic, replaced
+
+    steps = replaced(critic(0, 1000), "g_cls", [2.43] * 996, 4)
+    steps = replaced(steps, "w_distance", [300.0] * 400, 600)
+    evals = broken(healthy_evals(0, 10), 5, class_kept=0.1)
+
+    def run(monitor: HealthMonitor, start: int, stop: int) -> None:
+        for i in range(start, stop):
+            monitor.observe_step(i + 1, steps[i])
+            if (i + 1) % 100 == 0:
+                monitor.observe_eval((i + 1) // 100, evals[(i + 1) // 100 - 1], REFERENCE)
+
+    cut = 650
+    whole, before = HealthMonitor(), HealthMonitor()
+    run(whole, 0, 1000)
+    run(before, 0, cut)
+    save_checkpoint(tmp_path / "c.pt", {"health": before.state_dict()})  # weights-only I/O
+    resumed = HealthMonitor()
+    resumed.load_state_dict(load_checkpoint(tmp_path / "c.pt")["health"])
+    run(resumed, cut, 1000)
+    assert [a.line() for a in resumed.alarms] == [a.line() for a in whole.alarms]
+    assert [a.monitor for a in whole.alarms] == ["ClassificationStalled", "ContentLost",
+                                                 "CriticDiverging"]
+    assert whole.alarms[-1].step == 700  # half the window past 100 after the cut
+    assert resumed.statistics() == whole.statistics()
+    refilled = HealthMonitor()  # monitors started afresh at the cut judge otherwise
+    run(refilled, cut, 1000)
+    assert [a.line() for a in refilled.alarms] != [a.line() for a in whole.alarms]

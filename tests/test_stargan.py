@@ -163,7 +163,7 @@ def test_generator_steps_once_every_n_critic_iterations():
         assert moved(g, trainer.G) == (iteration % 5 == 0), iteration
         assert ("g_loss" in out) == (iteration >= 5)  # the latest G step's signals
     assert trainer.iteration == 10
-    assert set(out) == {"d_loss", "w_distance", "d_cls", "d_gp", "g_loss", "g_adv", "g_cls", "g_rec"}
+    assert set(out) == {"d_loss", "w_distance", "w_bound", "d_cls", "gp", "g_loss", "g_adv", "g_cls", "g_rec"}
 
 
 @pytest.mark.filterwarnings("ignore:Detected call of `lr_scheduler")

@@ -72,7 +72,11 @@ def test_run_measures_every_target_and_exports_one_generator(trained):
     for key in ("eval/attr_acc", "eval/attr_acc_attributes", "eval/attr_acc_styles",
                 "eval/class_kept"):
         assert 0.0 <= s["metrics"][key] <= 1.0, key
-    for key in ("epoch/d_loss", "epoch/w_distance", "epoch/d_gp", "epoch/g_rec", "epoch/g_cls"):
+        # beside each, its baseline on the untranslated inputs (the health monitors read both)
+        assert 0.0 <= s["metrics"][key.replace("eval/", "real/")] <= 1.0, key
+    assert s["metrics"]["real/class_kept"] > 0.5  # lenet_mnist32 reads the untouched digits
+    assert s["metrics"]["eval/spread"] > 0.0 and s["metrics"]["real/spread"] > 0.1
+    for key in ("epoch/d_loss", "epoch/w_distance", "epoch/gp", "epoch/g_rec", "epoch/g_cls"):
         assert np.isfinite(s["metrics"][key]), key
     assert sorted(p.name for p in Path(s["generator"]).parent.glob("*.safetensors")) == \
         ["G.safetensors"]

@@ -1,4 +1,6 @@
-"""Built-in plugin: watches every run for convergence failure and mode collapse.
+"""Built-in plugin: watches every run for convergence failure, mode collapse and failed
+translation, with every monitor registered through ``ganrun_register_monitors`` (ganrun's own,
+:data:`ganrun.health.BUILTIN_MONITORS`, are registered here).
 
 It feeds each step's values (losses, D(x), D(G(z)), gradient norms, and each network's
 relative parameter change, which it measures itself) and each epoch's
@@ -16,7 +18,8 @@ import sys
 import torch
 
 from ganrun import hookimpl
-from ganrun.health import HealthMonitor, split_step_values
+from ganrun.health import BUILTIN_MONITORS, HealthMonitor, split_step_values
+from ganrun.registry import MonitorInfo
 
 _monitors: dict[int, HealthMonitor] = {}
 _params: dict[int, dict[str, torch.Tensor]] = {}  # each network's sampled weights, last step
@@ -53,9 +56,17 @@ def _say(run, alarms) -> None:
 
 
 @hookimpl
+def ganrun_register_monitors():
+    """ganrun's own monitors, through the same hook as any plugin's."""
+    return [MonitorInfo(cls.__name__, cls, (cls.__doc__ or "").split("\n")[0])
+            for cls in BUILTIN_MONITORS]
+
+
+@hookimpl
 def ganrun_run_start(run):
     if run.recipe.health.enabled:
-        _monitors[id(run)] = HealthMonitor(run.recipe.health)
+        monitors = [info.monitor for info in run.registry.monitors.values()]
+        _monitors[id(run)] = HealthMonitor(run.recipe.health, monitors)
         run.tags["health.status"] = "ok"
 
 
@@ -113,5 +124,6 @@ def ganrun_epoch_end(run, report):
 def ganrun_run_end(run, status, error):
     _params.pop(id(run), None)
     monitor = _monitors.pop(id(run), None)
-    if monitor is not None:
-        run.summary["health"] = monitor.status
+    if monitor is not None:  # the report's "health: ok", or the status and every alarm line
+        run.summary["health"] = monitor.status + "".join(f"\n    {a.line()}"
+                                                         for a in monitor.alarms)

@@ -14,6 +14,8 @@ STATUSES = (OK, WARNING, FAILED)  # in increasing order of gravity
 
 CONVERGENCE = "convergence"
 MODE_COLLAPSE = "mode collapse"
+TRANSLATION = "translation"
+CATEGORIES = (CONVERGENCE, MODE_COLLAPSE, TRANSLATION)
 
 
 def fmt(value: float) -> str:
@@ -40,7 +42,8 @@ class Alarm:
     a short phrase (``loss 'disc' is NaN``), ``severity`` ``"warning"`` or ``"failed"``
     (a failed alarm stops the run when ``health.on_failure`` is ``stop``), ``evidence`` the
     numbers behind it, ``step`` the global step (step monitors) or ``epoch`` (evaluation
-    monitors) at which it was raised, ``category`` ``"convergence"`` or ``"mode collapse"``.
+    monitors) at which it was raised, ``category`` ``"convergence"``, ``"mode collapse"`` or
+    ``"translation"``.
     """
 
     monitor: str

@@ -16,7 +16,9 @@ its threshold does not raise an alarm every other step.
 
 Non-finite values never enter a window (``NonFinite`` reports them); a signal that is not
 fed is not judged. :class:`HealthMonitor` holds them all, built from a
-:class:`~ganrun.health.config.HealthConfig`.
+:class:`~ganrun.health.config.HealthConfig` and the monitor classes to run: by default
+:data:`BUILTIN_MONITORS`; in a run, every class registered through
+``ganrun_register_monitors`` (the built-in health plugin registers these).
 """
 from __future__ import annotations
 
@@ -30,12 +32,16 @@ from ganrun.health.config import HealthConfig
 from ganrun.health.convergence import (DiscriminatorWins, GeneratorLossRising, GradientNorms,
                                        NonFinite, SaturatedScores, StepMonitor)
 from ganrun.health.state import decode, encode, load_monitor_state, monitor_state
+from ganrun.health.translation import (ContentLost, CycleWithoutTranslation, DomainCollapse,
+                                       InputIgnored, NothingTranslated)
+from ganrun.health.wasserstein import ClassificationStalled, CriticDiverging, PenaltyDominates
 
 
-STEP_MONITORS: tuple[type[StepMonitor], ...] = (
-    NonFinite, DiscriminatorWins, SaturatedScores, GeneratorLossRising, GradientNorms)
-EVAL_MONITORS: tuple[type[EvalMonitor], ...] = (
-    CoverageFalling, LowDiversity, PrecisionWithoutRecall, FIDRising)
+BUILTIN_MONITORS: tuple[type[Monitor], ...] = (
+    NonFinite, DiscriminatorWins, SaturatedScores, GeneratorLossRising, GradientNorms,
+    CriticDiverging, PenaltyDominates, ClassificationStalled,
+    CoverageFalling, LowDiversity, PrecisionWithoutRecall, FIDRising,
+    InputIgnored, NothingTranslated, ContentLost, CycleWithoutTranslation, DomainCollapse)
 
 
 class HealthMonitor:
@@ -46,10 +52,12 @@ class HealthMonitor:
     ``should_stop`` is true once a failed alarm was raised under ``on_failure: stop``.
     """
 
-    def __init__(self, config: HealthConfig | None = None):
+    def __init__(self, config: HealthConfig | None = None,
+                 monitors: Iterable[type[Monitor]] | None = None):
         self.config = config or HealthConfig()
-        self.step_monitors = [cls(self.config) for cls in STEP_MONITORS]
-        self.eval_monitors = [cls(self.config) for cls in EVAL_MONITORS]
+        built = [cls(self.config) for cls in (BUILTIN_MONITORS if monitors is None else monitors)]
+        self.step_monitors = [m for m in built if hasattr(m, "observe_step")]
+        self.eval_monitors = [m for m in built if hasattr(m, "observe_eval")]
         self.alarms: list[Alarm] = []
 
     def observe_step(self, step: int, losses: Mapping[str, float], grad_norms: Values = None,

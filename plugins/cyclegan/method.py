@@ -19,7 +19,7 @@ in fewer and larger kernels.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, List
+from typing import Any, List, Optional
 
 import torch
 import torch.nn.functional as F
@@ -54,7 +54,11 @@ class CycleGANConfig:
     lambda_identity: float = limit(
         0.5, ge=0.0, doc="identity loss weight, x the cycle lambda of the target domain")
     pool_size: int = limit(50, ge=0, doc="generated images kept for D (an image pool); 0: no pool")
-    lr: float = limit(2e-4, ge=0.0, doc="Adam learning rate of all four networks")
+    lr: float = limit(2e-4, ge=0.0, doc="Adam learning rate of the four networks (the "
+                                        "discriminators: model.lr_d, when set)")
+    lr_d: Optional[float] = limit(
+        None, ge=0.0, doc="the discriminators' own Adam learning rate (learning-rate balance); "
+                          "null: model.lr, as the official code")
     betas: List[float] = limit([0.5, 0.999], ge=0.0, le=0.9999, doc="Adam's betas")
     n_epochs: int = limit(100, ge=0, doc="epochs at the initial rate")
     n_epochs_decay: int = limit(100, ge=0, doc="epochs of linear decay to zero")
@@ -111,7 +115,8 @@ class CycleGANTrainer(Trainer):
             "gen": torch.optim.Adam([*self.genAB.parameters(), *self.genBA.parameters()],
                                     lr=self.cfg.lr, betas=betas),
             "disc": torch.optim.Adam([*self.discA.parameters(), *self.discB.parameters()],
-                                     lr=self.cfg.lr, betas=betas),
+                                     lr=self.cfg.lr if self.cfg.lr_d is None else self.cfg.lr_d,
+                                     betas=betas),
         }
         self.schedulers = {k: linear_decay(opt, self.cfg.n_epochs, self.cfg.n_epochs_decay)
                            for k, opt in self.optimizers.items()}

@@ -12,16 +12,26 @@ and:
   class; ``eval/attr_acc_<set>`` per target label set;
 * ``eval/class_kept``: the share of translations whose content class the class evaluator
   (``model.class_evaluator``) reads as the source's (``digits`` of the test set), where the
-  test set has them.
+  test set has them;
+* ``eval/spread``: how much the translations to one target differ across inputs (RMS
+  distance from their mean image, :func:`ganrun.metrics.spread.spread`), averaged over the
+  targets.
+
+Beside each, its ``real/`` baseline on the untranslated inputs, which the translation health
+monitors compare it with (docs/health.md): ``real/attr_acc`` (``_<set>``), the share of the
+inputs already reading as the target; ``real/class_kept``, the class evaluator's accuracy on
+the inputs; ``real/spread``, the inputs' spread. They do not change during a run: measured
+at the first evaluation, then reported again.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from torch import nn
 
+from ganrun.metrics.spread import spread
 from ganrun_plugins.stargan.labels import LabelLayout
 
 
@@ -66,6 +76,7 @@ class DomainMetrics:
                  attribute_evaluators: list[nn.Module | None], class_evaluator: nn.Module | None):
         self.tests, self.layout = tests, layout
         self.judges, self.classes = attribute_evaluators, class_evaluator
+        self.reference: dict[str, float] | None = None  # real/ baselines, at the first call
 
     def hits(self, m: int, i: int, target: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         """Per image: does set ``m``'s evaluator read column ``i``'s targeted labels in ``fake``?"""
@@ -81,8 +92,7 @@ class DomainMetrics:
         was_training = G.training
         G.eval()
         device = next(G.parameters()).device
-        per_set: dict[int, list[torch.Tensor]] = {}
-        kept: list[torch.Tensor] = []
+        measured, baseline = _Tally(), _Tally() if self.reference is None else None
         try:
             for k, test in enumerate(self.tests):
                 x = test.images.to(device)
@@ -91,20 +101,46 @@ class DomainMetrics:
                     for i, target in enumerate(self.layout.column_targets(m, own)):
                         c = self.layout.encode(m, target).to(device)
                         fake = translate(G, x, c)
-                        if self.judges[m] is not None:
-                            per_set.setdefault(m, []).append(self.hits(m, i, target, fake))
-                        if self.classes is not None and test.digits is not None:
-                            read = _in_batches(self.classes.logits, fake).argmax(1).cpu()
-                            kept.append(read == test.digits)
+                        self._measure(measured, k, m, i, target, fake)
+                        if baseline is not None:  # the same, on the untranslated inputs
+                            self._measure(baseline, k, m, i, target, x)
         finally:
             G.train(was_training)
+        if baseline is not None:
+            self.reference = {k.replace("eval/", "real/"): v
+                              for k, v in self._summarise(baseline).items()}
+        return {**self._summarise(measured), **self.reference}
+
+    def _measure(self, tally: "_Tally", k: int, m: int, i: int, target: torch.Tensor,
+                 images: torch.Tensor) -> None:
+        """Judge ``images`` as translations of test set ``k`` to column ``i`` of set ``m``."""
+        if self.judges[m] is not None:
+            tally.hits.setdefault(m, []).append(self.hits(m, i, target, images))
+        test = self.tests[k]
+        if self.classes is not None and test.digits is not None:
+            read = _in_batches(self.classes.logits, images).argmax(1).cpu()
+            tally.kept.append(read == test.digits)
+        tally.spreads.append(spread(images))
+
+    def _summarise(self, tally: "_Tally") -> dict[str, float]:
         metrics = {}
-        if per_set:
-            every = torch.cat([torch.cat(v) for v in per_set.values()])
+        if tally.hits:
+            every = torch.cat([torch.cat(v) for v in tally.hits.values()])
             metrics["eval/attr_acc"] = every.float().mean().item()
-            for m, v in per_set.items():
+            for m, v in tally.hits.items():
                 metrics[f"eval/attr_acc_{self.layout.sets[m].dataset}"] = \
                     torch.cat(v).float().mean().item()
-        if kept:
-            metrics["eval/class_kept"] = torch.cat(kept).float().mean().item()
+        if tally.kept:
+            metrics["eval/class_kept"] = torch.cat(tally.kept).float().mean().item()
+        if tally.spreads:
+            metrics["eval/spread"] = sum(tally.spreads) / len(tally.spreads)
         return metrics
+
+
+@dataclass
+class _Tally:
+    """What one pass over the targets collects: hits per label set, classes kept, spreads."""
+
+    hits: dict[int, list[torch.Tensor]] = field(default_factory=dict)
+    kept: list[torch.Tensor] = field(default_factory=list)
+    spreads: list[float] = field(default_factory=list)

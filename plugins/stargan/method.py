@@ -19,8 +19,12 @@ which leaves the rate at 99.9% of its start (docs/stargan_vs_cyclegan.md).
 
 Signals ``train_step`` returns (means over the batch's datasets), for logging and health:
 ``d_loss``; ``w_distance``: the critic's estimate of the Wasserstein distance, mean
-D_src(x) - mean D_src(G(x, c)); ``d_cls``; ``d_gp``; and from the latest generator
-iteration ``g_loss``, ``g_adv``, ``g_cls``, ``g_rec`` (and ``g_id`` with ``lambda_id``).
+D_src(x) - mean D_src(G(x, c)); ``w_bound``: mean ||x - G(x, c)||_2 over the batch, which
+a 1-Lipschitz critic's estimate cannot exceed; ``gp``: the gradient penalty as ``d_loss``
+adds it, ``lambda_gp`` x E[(||grad D_src(x^)||_2 - 1)^2]; ``d_cls``; and from the latest
+generator iteration ``g_loss``, ``g_adv``, ``g_cls``, ``g_rec`` (and ``g_id`` with
+``lambda_id``). ``w_distance``, ``w_bound``, ``gp`` and ``g_cls`` are the names the
+Wasserstein health monitors read (docs/health.md), shared with the WGAN-GP example plugin.
 """
 from __future__ import annotations
 
@@ -130,12 +134,14 @@ class StarGANTrainer(Trainer):
         src_fake, _ = self.D(x_fake)
         d_real, d_fake = self.adv.d_real(src_real), self.adv.d_fake(src_fake)
         d_cls = self.layout.classification_loss(k, cls_real, label)
-        d_gp = gradient_penalty(lambda z: self.D(z)[0], x, x_fake)
-        d_loss = d_real + d_fake + c.lambda_cls * d_cls + c.lambda_gp * d_gp
+        gp = c.lambda_gp * gradient_penalty(lambda z: self.D(z)[0], x, x_fake)
+        d_loss = d_real + d_fake + c.lambda_cls * d_cls + gp
         self.optimizers["D"].zero_grad(set_to_none=True)
         self.backward(d_loss)
         self.step("D")
-        return {"d_loss": d_loss, "w_distance": -(d_real + d_fake), "d_cls": d_cls, "d_gp": d_gp}
+        w_bound = (x - x_fake).flatten(1).norm(dim=1).mean()
+        return {"d_loss": d_loss, "w_distance": -(d_real + d_fake), "w_bound": w_bound,
+                "d_cls": d_cls, "gp": gp}
 
     def generator_step(self, k: int, x: torch.Tensor, label_trg: torch.Tensor,
                        c_org: torch.Tensor, c_trg: torch.Tensor) -> dict[str, torch.Tensor]:

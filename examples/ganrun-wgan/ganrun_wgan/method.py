@@ -9,12 +9,15 @@ The losses are ganrun's shared ones: ``get_loss("wgan")`` and ``gradient_penalty
 The critic is the dcgan plugin's discriminator, which has no BatchNorm (the paper's
 critic must not: the penalty is per sample); its dropout defaults to 0 here.
 
-Signals ``train_step`` returns (a later health monitor reads the first two):
+Signals ``train_step`` returns (ganrun's Wasserstein health monitors read the first three,
+under the names stargan reports them by too):
 
-* ``critic_gap``: the critic's Wasserstein estimate, mean D(x) - mean D(G(z)), before the
+* ``w_distance``: the critic's Wasserstein estimate, mean D(x) - mean D(G(z)), before the
   penalty; it shrinks towards 0 as G's distribution approaches the data's;
-* ``gp``: the gradient penalty, unweighted (the loss adds ``lambda_gp * gp``);
-* ``disc``: the critic's whole loss, ``-critic_gap + lambda_gp * gp``;
+* ``w_bound``: mean ||x - x~||_2 over the batch's pairs, which a 1-Lipschitz critic's
+  estimate cannot exceed (it diverges when ``w_distance`` does);
+* ``gp``: the gradient penalty as the loss adds it, ``lambda_gp`` x E[(||grad D(x^)||_2 - 1)^2];
+* ``disc``: the critic's whole loss, ``-w_distance + gp``;
 * ``gen``: the generator's loss ``-mean D(G(z))`` on the step's samples, as the critic
   scores them before its update (every step, though G is updated every ``n_critic``-th);
 * ``grad_D``: the critic's global gradient norm; ``grad_G``: the generator's, of its latest
@@ -65,13 +68,14 @@ class WGANGPTrainer(DCGANTrainer):
             fake = self.G(make_noise(real.size(0), self.cfg.noise_dim, device=self.device))
         fake_out = self.D(fake)
         adversarial = self.loss.d_real(self.D(real)) + self.loss.d_fake(fake_out)
-        gp = gradient_penalty(self.D, real, fake)
-        d_loss = adversarial + self.cfg.lambda_gp * gp
+        gp = self.cfg.lambda_gp * gradient_penalty(self.D, real, fake)
+        d_loss = adversarial + gp
         self.optimizers["D"].zero_grad(set_to_none=True)
         self.backward(d_loss)
         self.step("D")
         grad = global_norm(tuple(p.grad for p in self.D.parameters() if p.grad is not None))
-        return {"disc": d_loss.detach(), "critic_gap": -adversarial.detach(),
+        w_bound = (real - fake).flatten(1).norm(dim=1).mean()
+        return {"disc": d_loss.detach(), "w_distance": -adversarial.detach(), "w_bound": w_bound,
                 "gp": gp.detach(), "gen": self.loss.g(fake_out).detach(), "grad_D": grad}
 
     def generator_step(self) -> dict[str, torch.Tensor]:

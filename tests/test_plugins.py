@@ -70,7 +70,8 @@ def test_a_plugin_can_replace_one_role(registry):
     assert type(trainer.G).__name__ == "Generator"  # still the dcgan plugin's
     out = trainer.train_step({"image": torch.rand(64, 1, 28, 28) * 2 - 1,
                               "label": torch.zeros(64, dtype=torch.long)})
-    assert {"gen", "disc", "d_real", "d_fake", "grad_G", "grad_D"} == set(out)
+    # r1: the quick start's lazy R1 penalty, taken on the first step
+    assert {"gen", "disc", "d_real", "d_fake", "grad_G", "grad_D", "r1"} == set(out)
 
 
 def test_a_role_answer_of_the_wrong_type_is_named(registry):

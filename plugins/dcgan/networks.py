@@ -92,7 +92,33 @@ class SamePadConvTranspose(nn.Module):
         y = self.deconv(x)
         if y.shape[-2:] == (h, w):
             return y
+        return CropChannelsLast.apply(y, h, w)
+
+
+class CropChannelsLast(torch.autograd.Function):
+    """``y[..., :h, :w]`` as a channels-last copy, with a channels-last backward.
+
+    Autograd's own slice backward fills a zero NCHW tensor of the full size once per sliced
+    dimension, copies the gradient in, and the transposed convolution's backward then copies
+    that to channels-last again (~3% of the tutorial's step at batch 256). Here the gradient
+    is written once into a channels-last buffer whose extra rows and columns alone are zeroed.
+    """
+
+    @staticmethod
+    def forward(ctx, y: torch.Tensor, h: int, w: int) -> torch.Tensor:
+        ctx.full = y.shape
         return y[..., :h, :w].contiguous(memory_format=torch.channels_last)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        h, w = grad.shape[-2:]
+        out = torch.empty(ctx.full, dtype=grad.dtype, device=grad.device,
+                          memory_format=torch.channels_last)
+        nhwc, g = out.permute(0, 2, 3, 1), grad.permute(0, 2, 3, 1)  # the order in memory
+        nhwc[:, h:].zero_()
+        nhwc[:, :h, w:].zero_()
+        nhwc[:, :h, :w].copy_(g)
+        return out, None, None
 
 
 PARALLEL_DRAW = 1 << 20  # elements from which the dropout draw is split over threads

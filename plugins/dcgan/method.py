@@ -13,6 +13,7 @@ from typing import Any, List
 import torch
 from torch import nn
 
+from ganrun import optim
 from ganrun.distributed import local_batch
 from ganrun.ema import WeightAverage
 from ganrun.init import init_glorot
@@ -82,7 +83,7 @@ def global_norm(grads: tuple[torch.Tensor, ...]) -> torch.Tensor:
 
 
 def adam(net: nn.Module, lr: float, cfg: DCGANConfig) -> torch.optim.Adam:
-    return torch.optim.Adam(net.parameters(), lr=lr, betas=tuple(cfg.betas), eps=cfg.adam_eps)
+    return optim.adam(net.parameters(), lr, cfg.betas, cfg.adam_eps)
 
 
 class DCGANTrainer(Trainer):

@@ -90,3 +90,25 @@ def test_cosine_decay_runs_from_one_to_zero_over_its_steps():
 
     decay = CosineDecay(10)
     assert decay(0) == 1.0 and abs(decay(5) - 0.5) < 1e-12 and decay(10) == 0.0 == decay(12)
+
+
+def test_adam_is_fused_on_the_cpu_and_takes_the_default_adam_steps():
+    from ganrun.optim import adam
+
+    torch.manual_seed(0)
+    a = torch.nn.Linear(8, 3)
+    b = torch.nn.Linear(8, 3)
+    b.load_state_dict(a.state_dict())
+    start = a.weight.detach().clone()
+    fused = adam(a.parameters(), 1e-2, (0.5, 0.999), 1e-7)
+    plain = torch.optim.Adam(b.parameters(), 1e-2, betas=(0.5, 0.999), eps=1e-7)
+    assert fused.defaults["fused"] is True and not plain.defaults["fused"]
+    for _ in range(5):
+        x = torch.randn(16, 8)
+        for net, opt in ((a, fused), (b, plain)):
+            opt.zero_grad()
+            net(x).square().mean().backward()
+            opt.step()
+    for p, q in zip(a.parameters(), b.parameters()):
+        assert torch.allclose(p, q, atol=1e-6)
+    assert (a.weight - start).abs().max() > 1e-3  # the steps moved the weights

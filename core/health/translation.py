@@ -51,27 +51,40 @@ def _named(name: str, suffix: str) -> str:
     return f"{name}{suffix}"
 
 
-class InputIgnored(TranslationMonitor):
+class BelowBaseline(TranslationMonitor):
+    """Base: ``eval/<metric><suffix>`` under ``config.<threshold>`` x its ``real/`` baseline,
+    for one evaluation, raises ``severity`` with ``message``. A subclass only declares
+    these and its docstring (the alarm's reference)."""
+
+    metric: str  # the measure, e.g. "spread"
+    threshold: str  # the HealthConfig field holding the minimum ratio
+    severity: str = WARNING
+    message: str  # the alarm's text; {metric} is the metric with its suffix
+    baseline: str  # the evidence's name for the real/ value
+
+    def judge(self, epoch, metrics, reference):
+        threshold, alarms = getattr(self.config, self.threshold), []
+        if threshold is None:
+            return []
+        for suffix, value, real in self.pairs(metrics, reference, self.metric):
+            ratio = value / real if real > 0 else 1.0
+            if self.episode(suffix, 1).update(ratio < threshold):
+                alarms.append(self.alarm(
+                    self.message.format(metric=_named(self.metric, suffix)), self.severity,
+                    {self.metric: value, self.baseline: real, "ratio": ratio, "min": threshold},
+                    epoch=epoch))
+        return alarms
+
+
+class InputIgnored(BelowBaseline):
     """The outputs barely differ across inputs: ``eval/spread`` under ``spread_ratio_min`` x
     the inputs' ``real/spread``: FAILED. The generator draws (nearly) one image whatever it
     is given, the translation counterpart of total mode collapse (Zhu et al. 2017, Sec. 3:
     the cycle loss exists to rule out mapping every input to one output)."""
 
     category = MODE_COLLAPSE
-
-    def judge(self, epoch, metrics, reference):
-        threshold, alarms = self.config.spread_ratio_min, []
-        if threshold is None:
-            return []
-        for suffix, value, real in self.pairs(metrics, reference, SPREAD):
-            ratio = value / real if real > 0 else 1.0
-            if self.episode(suffix, 1).update(ratio < threshold):
-                alarms.append(self.alarm(
-                    f"input ignored: '{_named(SPREAD, suffix)}' far below the inputs' spread",
-                    FAILED,
-                    {"spread": value, "input_spread": real, "ratio": ratio,
-                     "min": threshold}, epoch=epoch))
-        return alarms
+    metric, threshold, severity, baseline = SPREAD, "spread_ratio_min", FAILED, "input_spread"
+    message = "input ignored: '{metric}' far below the inputs' spread"
 
 
 class NothingTranslated(TranslationMonitor):
@@ -98,26 +111,15 @@ class NothingTranslated(TranslationMonitor):
         return alarms
 
 
-class ContentLost(TranslationMonitor):
+class ContentLost(BelowBaseline):
     """The class (the digit) is not kept: ``eval/class_kept`` under ``class_kept_ratio_min``
     x the class evaluator's accuracy on the untranslated inputs (``real/class_kept``):
     WARNING. The translation changed what the image shows, not only its domain; with a
     low cycle error this is the steganography of Chu et al. 2017 (the source hidden in
     the output, the content drawn anew)."""
 
-    def judge(self, epoch, metrics, reference):
-        threshold, alarms = self.config.class_kept_ratio_min, []
-        if threshold is None:
-            return []
-        for suffix, value, real in self.pairs(metrics, reference, CLASS_KEPT):
-            ratio = value / real if real > 0 else 1.0
-            if self.episode(suffix, 1).update(ratio < threshold):
-                alarms.append(self.alarm(
-                    f"content lost: '{_named(CLASS_KEPT, suffix)}' far below the untranslated "
-                    f"inputs'", WARNING,
-                    {"class_kept": value, "untranslated": real, "ratio": ratio,
-                     "min": threshold}, epoch=epoch))
-        return alarms
+    metric, threshold, baseline = CLASS_KEPT, "class_kept_ratio_min", "untranslated"
+    message = "content lost: '{metric}' far below the untranslated inputs'"
 
 
 class CycleWithoutTranslation(TranslationMonitor):
@@ -147,24 +149,12 @@ class CycleWithoutTranslation(TranslationMonitor):
         return alarms
 
 
-class DomainCollapse(TranslationMonitor):
+class DomainCollapse(BelowBaseline):
     """Mode collapse within a domain: the outputs' spread within each class
     (``eval/class_spread``) under ``class_spread_ratio_min`` x the target domain's own
     (``real/class_spread``): WARNING. Every input of a class comes out (nearly) the same
     image, while the classes may still differ."""
 
     category = MODE_COLLAPSE
-
-    def judge(self, epoch, metrics, reference):
-        threshold, alarms = self.config.class_spread_ratio_min, []
-        if threshold is None:
-            return []
-        for suffix, value, real in self.pairs(metrics, reference, CLASS_SPREAD):
-            ratio = value / real if real > 0 else 1.0
-            if self.episode(suffix, 1).update(ratio < threshold):
-                alarms.append(self.alarm(
-                    f"collapse within the target domain: '{_named(CLASS_SPREAD, suffix)}' far "
-                    f"below the target's", WARNING,
-                    {"class_spread": value, "target_class_spread": real, "ratio": ratio,
-                     "min": threshold}, epoch=epoch))
-        return alarms
+    metric, threshold, baseline = CLASS_SPREAD, "class_spread_ratio_min", "target_class_spread"
+    message = "collapse within the target domain: '{metric}' far below the target's"

@@ -91,35 +91,46 @@ def test_dropout_is_off_in_inference_and_fresh_each_training_call():
     assert not torch.equal(d(x), d(x))
 
 
-def test_fused_activation_writes_the_next_convolutions_zeros():
-    """With ``pad`` the fused op's output carries the zero row and column TF's padding adds
-    after, and its gradient is the unpadded op's."""
-    torch.manual_seed(1)
-    x = torch.randn(2, 3, 4, 4).contiguous(memory_format=torch.channels_last).requires_grad_()
-    torch.manual_seed(2)
-    y = LeakyReLUDropout.apply(x, 0.3, 0.3, (1, 1))
-    torch.manual_seed(2)
-    plain = LeakyReLUDropout.apply(x, 0.3, 0.3)
-    assert y.shape == (2, 3, 5, 5) and torch.equal(y[..., :4, :4], plain)
-    assert not y[..., 4, :].any() and not y[..., :, 4].any()
-    g = torch.randn(2, 3, 5, 5)
-    (gx,) = torch.autograd.grad(y, x, g)
-    (gp,) = torch.autograd.grad(plain, x, g[..., :4, :4])
-    assert torch.equal(gx, gp)
+@pytest.mark.parametrize("size", [28, 14, 13])
+def test_layers_computed_rotated_are_the_layers(size):
+    """``rotated`` is ``rotate(layer(rotate(x)))``, values and gradients, for the convolution
+    (TF padding 1/2 on even sizes, 2/2 on odd) and the transposed convolutions (stride 1, 2)."""
+    from ganrun_plugins.dcgan.networks import SamePadConv, SamePadConvTranspose, rotate
+
+    torch.manual_seed(0)
+    layers = [SamePadConv(3, 4, 2), SamePadConvTranspose(3, 4, 2), SamePadConvTranspose(3, 4, 1)]
+    for layer in layers:
+        x = torch.randn(2, 3, size, size).requires_grad_()
+        y, r = layer(x), rotate(layer.rotated(rotate(x)))
+        assert y.shape == r.shape and (y - r).abs().max() <= TOL
+        g = torch.randn_like(y)
+        ga = torch.autograd.grad(y, [x, *layer.parameters()], g)
+        gb = torch.autograd.grad(r, [x, *layer.parameters()], g)
+        for a, b in zip(ga, gb):
+            assert (a - b).abs().max() <= TOL * max(1.0, a.abs().max().item())
+    assert SamePadConv(1, 1, 2)(torch.zeros(1, 1, 28, 28)).shape[-1] == 14
 
 
 def test_the_dropout_draw_is_reproducible_uniform_and_laid_out_like_its_input(monkeypatch):
     from ganrun_plugins.dcgan import networks
 
-    monkeypatch.setattr(networks, "PARALLEL_DRAW", 1000)  # split even a small draw
-    monkeypatch.setattr(torch, "get_num_threads", lambda: 3)
+    monkeypatch.setattr(networks, "FAST_DRAW", 1000)  # SFC64 and split even for a small draw
+    monkeypatch.setattr(networks, "PARALLEL_DRAW", 1000)
     x = torch.randn(8, 16, 10, 10).contiguous(memory_format=torch.channels_last)
-    torch.manual_seed(5)
-    a = networks.uniform_like(x)
-    torch.manual_seed(5)
-    b = networks.uniform_like(x)
-    assert torch.equal(a, b) and a.is_contiguous(memory_format=torch.channels_last)
-    assert a.shape == x.shape and 0 <= a.min() and a.max() < 1
-    assert abs(a.mean().item() - 0.5) < 0.02 and abs((a < 0.3).float().mean().item() - 0.3) < 0.02
-    assert networks.uniform_like(x.contiguous()).is_contiguous()
-    assert not torch.equal(networks.uniform_like(x), a)  # the global generator moved on
+    for threads in (3, 1):
+        monkeypatch.setattr(torch, "get_num_threads", lambda: threads)
+        torch.manual_seed(5)
+        a = networks.uniform_like(x)
+        torch.manual_seed(5)
+        b = networks.uniform_like(x)
+        assert torch.equal(a, b) and a.is_contiguous(memory_format=torch.channels_last)
+        assert a.shape == x.shape and 0 <= a.min() and a.max() < 1
+        assert abs(a.mean().item() - 0.5) < 0.02
+        assert abs((a < 0.3).float().mean().item() - 0.3) < 0.02
+        assert (a * 2**24).frac().abs().max() == 0  # torch.rand's 24-bit grid of floats
+        assert networks.uniform_like(x.contiguous()).is_contiguous()
+        assert not torch.equal(networks.uniform_like(x), a)  # the global generator moved on
+        if threads > 1:  # each chunk from its own generator, not one sequence repeated
+            flat = a.permute(0, 2, 3, 1).flatten()
+            chunk = x.numel() // threads
+            assert not torch.equal(flat[:chunk], flat[chunk:2 * chunk])

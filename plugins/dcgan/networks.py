@@ -3,9 +3,9 @@
 Keras computes differently from PyTorch's defaults in three ways, reproduced here so that a
 port given the Keras weights gives the Keras outputs (bench/keras_equivalence.py):
 
-* TF's 'same' padding with stride 2 is asymmetric: a 5x5 kernel pads 1 before and 2 after.
-  Convolutions pad explicitly (``F.pad(x, (1, 2, 1, 2))``, then ``padding=0``); transposed
-  convolutions use ``padding=1`` and crop the one extra row and column at the end.
+* TF's 'same' padding with stride 2 is asymmetric: a 5x5 kernel pads 1 before and 2 after
+  (:meth:`SamePadConv.forward` pads so, explicitly); a transposed convolution keeps its full
+  output minus 1 row and column before and 2 after (:meth:`SamePadConvTranspose.forward`).
 * Keras reshapes and flattens channels-last: the dense layer's 12,544 features are read as
   7x7x256 (H, W, C) and the discriminator flattens H, W, C, so a weight copied from Keras
   means the same thing here.
@@ -17,19 +17,25 @@ by a pixel); ``widths`` narrows the networks for quick runs.
 
 Speed (the same mathematics, computed the way the CPU kernels want it; docs/dcgan.md):
 
+* both networks compute in the frame rotated by 180 degrees: rotating an image and a kernel
+  turns TF's uneven padding (1 before, 2 after) into 2 before and 1 after, which PyTorch's
+  symmetric padding 2 gives exactly (the extra zero row and column after is never read), and
+  a transposed convolution's crop into 2 before and 1 after (``padding=2,
+  output_padding=1``). So no layer pads a copy of its input or crops a copy of its output,
+  and every convolution sees even sizes (14x14, not a 15x15 padded buffer, on which oneDNN's
+  backward took 16-25% longer); the rotations are of the input, of the kernels (small) and of
+  the last map;
 * activations and weights are channels-last (NHWC), Keras' own layout: oneDNN's convolutions
   and their backward passes run natively on it, and the Keras reshape/flatten become views;
-* the asymmetric padding is the convolution's own symmetric padding (1) plus one zero row
-  and column after, not a padded copy of the whole input;
 * LeakyReLU and Dropout are one autograd function: one uniform draw per element (kept where
-  ``u >= rate``, as ``tf.nn.dropout`` does), one saved factor, one multiply backward; it
-  writes its output with the next convolution's extra zero row and column already there.
+  ``u >= rate``, as ``tf.nn.dropout`` does), one saved factor, one multiply backward.
 """
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from typing import Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -43,33 +49,41 @@ def tf_same_padding(size: int, stride: int, kernel: int = KERNEL) -> tuple[int, 
     return total // 2, total - total // 2
 
 
-class SamePadConv(nn.Module):
-    """Conv2d with TF 'same' padding (stride 2, kernel 5, even input: 1 before, 2 after).
+def rotate(x: torch.Tensor) -> torch.Tensor:
+    """``x`` rotated by 180 degrees in its last two (spatial) dimensions."""
+    return x.flip(-2, -1)
 
-    The symmetric part of the padding is the convolution's own (no copy); only the extra
-    row and column after, where TF's padding is uneven, are padded explicitly.
-    """
+
+class SamePadConv(nn.Module):
+    """Conv2d with TF 'same' padding (stride 2, kernel 5, even input: 1 before, 2 after)."""
 
     def __init__(self, c_in: int, c_out: int, stride: int, tf_padding: bool = True, bias: bool = True):
         super().__init__()
         self.tf_padding = tf_padding
         self.conv = nn.Conv2d(c_in, c_out, KERNEL, stride, padding=2, bias=bias)
 
-    def padding(self, h: int, w: int) -> tuple[int, int, int, int]:
-        """(top, left) for the convolution, (bottom, right) zeros to add after its input."""
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The definition: TF's padding on a padded copy (the networks use :meth:`rotated`)."""
         if not self.tf_padding:
-            return 2, 2, 0, 0
-        top, bottom = tf_same_padding(h, self.conv.stride[0])
-        left, right = tf_same_padding(w, self.conv.stride[1])
-        return top, left, bottom - top, right - left
+            return self.conv(x)
+        (top, bottom), (left, right) = (tf_same_padding(n, self.conv.stride[0])
+                                        for n in x.shape[-2:])
+        return F.conv2d(F.pad(x, (left, right, top, bottom)), self.conv.weight,
+                        self.conv.bias, self.conv.stride)
 
-    def forward(self, x: torch.Tensor, size: tuple[int, int] | None = None) -> torch.Tensor:
-        """``x`` of ``size`` (H, W); or, with ``size`` given, ``x`` already followed by the
-        zeros :meth:`padding` asks for (the previous layer wrote them)."""
-        top, left, bottom, right = self.padding(*(size or x.shape[-2:]))
-        if size is None and (bottom or right):
-            x = F.pad(x, (0, right, 0, bottom))
-        return F.conv2d(x, self.conv.weight, self.conv.bias, self.conv.stride, (top, left))
+    def rotated(self, x: torch.Tensor) -> torch.Tensor:
+        """``rotate(self(rotate(x)))``: this convolution computed in the rotated frame.
+
+        Rotated, TF's padding (before, after) is (after, before); for a 5x5 kernel at stride
+        2 that is (2, 1) on an even size and (2, 2) on an odd one, and symmetric padding 2
+        computes both exactly: its extra zero row and column after lies beyond the last
+        output window.
+        """
+        pads = [tf_same_padding(n, self.conv.stride[0]) for n in x.shape[-2:]]
+        if not all(after - before in (0, 1) for before, after in pads):
+            raise ValueError(f"no symmetric padding is TF's on {tuple(x.shape[-2:])}")
+        return F.conv2d(x, rotate(self.conv.weight), self.conv.bias, self.conv.stride,
+                        tuple(after for _, after in pads))
 
 
 class SamePadConvTranspose(nn.Module):
@@ -90,64 +104,53 @@ class SamePadConvTranspose(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[-2] * self.stride, x.shape[-1] * self.stride
         y = self.deconv(x)
-        if y.shape[-2:] == (h, w):
-            return y
-        return CropChannelsLast.apply(y, h, w)
+        return y if y.shape[-2:] == (h, w) else y[..., :h, :w]
+
+    def rotated(self, x: torch.Tensor) -> torch.Tensor:
+        """``rotate(self(rotate(x)))``: this layer computed in the rotated frame (TF padding).
+
+        TF keeps the full output of a stride-2 transposed convolution minus 1 row and column
+        before and 2 after; rotated, that is 2 before and 1 after, which PyTorch computes
+        directly (``padding=2, output_padding=1``) with the kernel rotated: no oversized
+        output to crop and copy, nor a zero-filled gradient buffer to crop back into. At
+        stride 1 TF's padding is symmetric and the layer only needs the rotated kernel.
+        """
+        output_padding = 0 if self.stride == 1 else 1
+        return F.conv_transpose2d(x, rotate(self.deconv.weight), self.deconv.bias,
+                                  self.stride, 2, output_padding)
 
 
-class CropChannelsLast(torch.autograd.Function):
-    """``y[..., :h, :w]`` as a channels-last copy, with a channels-last backward.
-
-    Autograd's own slice backward fills a zero NCHW tensor of the full size once per sliced
-    dimension, copies the gradient in, and the transposed convolution's backward then copies
-    that to channels-last again (~3% of the tutorial's step at batch 256). Here the gradient
-    is written once into a channels-last buffer whose extra rows and columns alone are zeroed.
-    """
-
-    @staticmethod
-    def forward(ctx, y: torch.Tensor, h: int, w: int) -> torch.Tensor:
-        ctx.full = y.shape
-        return y[..., :h, :w].contiguous(memory_format=torch.channels_last)
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
-        h, w = grad.shape[-2:]
-        out = torch.empty(ctx.full, dtype=grad.dtype, device=grad.device,
-                          memory_format=torch.channels_last)
-        nhwc, g = out.permute(0, 2, 3, 1), grad.permute(0, 2, 3, 1)  # the order in memory
-        nhwc[:, h:].zero_()
-        nhwc[:, :h, w:].zero_()
-        nhwc[:, :h, :w].copy_(g)
-        return out, None, None
-
-
-PARALLEL_DRAW = 1 << 20  # elements from which the dropout draw is split over threads
+PARALLEL_DRAW = 1 << 20  # elements from which a dropout draw is split over threads
+FAST_DRAW = 1 << 16  # elements from which a dropout draw comes from SFC64 generators
 _draw_pool: ThreadPoolExecutor | None = None
 
 
 def uniform_like(x: torch.Tensor) -> torch.Tensor:
     """fp32 ``U[0, 1)`` draws shaped and laid out like ``x``.
 
-    PyTorch's CPU generator is one Mersenne Twister, drawn serially: at the tutorial's batch
-    of 256 the two dropout masks took ~7% of a step on 2 cores while the other core idled.
-    A large draw is split into one chunk per intra-op thread, each from its own generator
-    seeded from the global one (so ``torch.manual_seed`` and a resumed run's restored RNG
-    state reproduce it), and the chunks are filled side by side.
+    PyTorch's CPU generator is one Mersenne Twister, drawn serially, ~3 ns an element here:
+    at the tutorial's batch of 256 the dropout masks took ~7% of a step. From ``FAST_DRAW``
+    elements on, the draw comes from numpy's SFC64 (Doty-Humphrey's Small Fast Chaotic
+    generator, which passes TestU01's BigCrush), about twice as fast, on the same 24-bit
+    grid of floats (``(u32 >> 8) * 2**-24``, as ``torch.rand``); from ``PARALLEL_DRAW`` on,
+    split into one chunk per intra-op thread filled side by side. Each generator is seeded
+    from torch's global one, so ``torch.manual_seed`` and a resumed run's restored RNG state
+    reproduce the draw.
     """
-    chunks = min(torch.get_num_threads(), 8)
     nhwc = x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last)
-    if x.device.type != "cpu" or chunks < 2 or x.numel() < PARALLEL_DRAW or \
-            not (x.is_contiguous() or nhwc):
+    if x.device.type != "cpu" or x.numel() < FAST_DRAW or not (x.is_contiguous() or nhwc):
         return torch.rand_like(x, dtype=torch.float32)
+    chunks = min(torch.get_num_threads(), 8) if x.numel() >= PARALLEL_DRAW else 1
     global _draw_pool
-    if _draw_pool is None or _draw_pool._max_workers < chunks - 1:
+    if chunks > 1 and (_draw_pool is None or _draw_pool._max_workers < chunks - 1):
         _draw_pool = ThreadPoolExecutor(chunks - 1, thread_name_prefix="ganrun-dropout")
     seeds = torch.randint(0, 2**62, (chunks,)).tolist()
     flat = torch.empty(x.numel(), dtype=torch.float32)
-    parts = flat.chunk(chunks)
-    gens = [torch.Generator().manual_seed(s) for s in seeds]
-    pending = [_draw_pool.submit(p.uniform_, generator=g) for p, g in zip(parts[1:], gens[1:])]
-    parts[0].uniform_(generator=gens[0])
+    parts = [p.numpy() for p in flat.chunk(chunks)]
+    gens = [np.random.Generator(np.random.SFC64(s)) for s in seeds]
+    pending = [_draw_pool.submit(g.random, out=p, dtype=np.float32)
+               for p, g in zip(parts[1:], gens[1:])]
+    gens[0].random(out=parts[0], dtype=np.float32)
     for f in pending:
         f.result()
     if x.is_contiguous():
@@ -162,49 +165,33 @@ class LeakyReLUDropout(torch.autograd.Function):
     ``f = (u >= rate) / (1 - rate) * (1 if x > 0 else slope)``, one ``u ~ U[0, 1)`` (fp32) per
     element: Keras' Dropout keeps where the uniform draw is at least the rate. The output is
     ``x * f`` and the gradient ``grad * f``: one tensor saved, and every pass a vectorised
-    kernel (``f`` is ``leaky_relu_backward`` of the scaled mask). With ``pad = (bottom,
-    right)`` the output is written into a buffer that many zero rows and columns larger, the
-    input the next convolution's TF padding needs, instead of padding a copy of it.
+    kernel (``f`` is ``leaky_relu_backward`` of the scaled mask).
     """
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor, slope: float, rate: float,
-                pad: tuple[int, int] = (0, 0)) -> torch.Tensor:
+    def forward(ctx, x: torch.Tensor, slope: float, rate: float) -> torch.Tensor:
         mask = uniform_like(x).ge_(rate).mul_(1.0 / (1.0 - rate))
         factor = torch.ops.aten.leaky_relu_backward(mask.to(x.dtype), x, slope, False)
         ctx.save_for_backward(factor)
-        ctx.pad = pad
-        if not any(pad):
-            return x * factor
-        h, w = x.shape[-2:]
-        out = torch.empty((*x.shape[:-2], h + pad[0], w + pad[1]), dtype=x.dtype,
-                          device=x.device, memory_format=torch.channels_last)
-        out[..., h:, :].zero_()
-        out[..., :h, w:].zero_()
-        torch.mul(x, factor, out=out[..., :h, :w])
-        return out
+        return x * factor
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         (factor,) = ctx.saved_tensors
-        if any(ctx.pad):
-            grad = grad[..., :factor.shape[-2], :factor.shape[-1]]
-        return grad * factor, None, None, None
+        return grad * factor, None, None
 
 
 class ActivationDropout(nn.Module):
-    """LeakyReLU(slope) then Dropout(rate): fused while training, plain in inference; ``pad``
-    (bottom, right) zero rows and columns after, for the next convolution."""
+    """LeakyReLU(slope) then Dropout(rate): fused while training, plain in inference."""
 
     def __init__(self, slope: float, rate: float):
         super().__init__()
         self.slope, self.rate = slope, rate
 
-    def forward(self, x: torch.Tensor, pad: tuple[int, int] = (0, 0)) -> torch.Tensor:
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.training and self.rate > 0:
-            return LeakyReLUDropout.apply(x, self.slope, self.rate, pad)
-        x = F.leaky_relu(x, self.slope)
-        return F.pad(x, (0, pad[1], 0, pad[0])) if any(pad) else x
+            return LeakyReLUDropout.apply(x, self.slope, self.rate)
+        return F.leaky_relu(x, self.slope)
 
     def extra_repr(self) -> str:
         return f"slope={self.slope}, rate={self.rate}"
@@ -250,7 +237,7 @@ class Generator(nn.Module):
     ):
         super().__init__()
         w0, w1, w2 = widths
-        self.noise_dim, self.w0 = noise_dim, w0
+        self.noise_dim, self.w0, self.tf_padding = noise_dim, w0, tf_padding
         self.fc = nn.Linear(noise_dim, 7 * 7 * w0, bias=False)
         self.bn0 = keras_batchnorm(7 * 7 * w0, 1, bn_momentum, bn_eps)
         self.up1 = SamePadConvTranspose(w0, w1, 1, tf_padding)
@@ -264,7 +251,10 @@ class Generator(nn.Module):
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         x = self.act(self.bn0(self.fc(z)))
         x = x.view(-1, 7, 7, self.w0).permute(0, 3, 1, 2)  # Keras Reshape is channels-last
-        x = self.act(self.bn1(self.up1(x)))
+        x = self.act(self.bn1(self.up1(x)))  # stride 1: TF's padding is symmetric here
+        if self.tf_padding:  # computed in the rotated frame (SamePadConvTranspose.rotated)
+            x = self.act(self.bn2(self.up2.rotated(rotate(x))))
+            return rotate(torch.tanh(self.up3.rotated(x)))
         x = self.act(self.bn2(self.up2(x)))
         return torch.tanh(self.up3(x))
 
@@ -286,20 +276,31 @@ class Discriminator(nn.Module):
     ):
         super().__init__()
         w0, w1 = widths
+        self.tf_padding = tf_padding
         self.conv1 = SamePadConv(channels, w0, 2, tf_padding)
         self.conv2 = SamePadConv(w0, w1, 2, tf_padding)
         self.act_drop = ActivationDropout(slope, dropout)
         self.fc = nn.Linear(7 * 7 * w1, 1)
         self.to(memory_format=torch.channels_last)
 
+    def last_map(self, x: torch.Tensor) -> torch.Tensor:
+        """The last feature map (N x w1 x 7 x 7, channels-last); with TF padding rotated by
+        180 degrees, the frame it is computed in (SamePadConv.rotated)."""
+        x = x.contiguous(memory_format=torch.channels_last)
+        if self.tf_padding:
+            return self.act_drop(self.conv2.rotated(self.act_drop(self.conv1.rotated(rotate(x)))))
+        return self.act_drop(self.conv2(self.act_drop(self.conv1(x))))
+
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """The flattened last feature map (N x 7*7*w1), in Keras' channels-last order."""
-        x = self.conv1(x.contiguous(memory_format=torch.channels_last))
-        size = x.shape[-2:]
-        _, _, bottom, right = self.conv2.padding(*size)
-        x = self.act_drop(x, (bottom, right))  # written with conv2's extra zeros after
-        x = self.act_drop(self.conv2(x, size))
-        return x.permute(0, 2, 3, 1).flatten(1)  # Keras Flatten is channels-last: a view here
+        h = self.last_map(x)
+        h = rotate(h) if self.tf_padding else h
+        return h.permute(0, 2, 3, 1).flatten(1)  # Keras Flatten is channels-last: a view here
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(self.features(x))
+        if not self.tf_padding:
+            return self.fc(self.features(x))
+        h = self.last_map(x)  # rotated: the dense weight is read rotated instead of the map
+        _, c, rows, cols = h.shape
+        weight = self.fc.weight.view(-1, rows, cols, c).flip(1, 2).reshape(-1, rows * cols * c)
+        return F.linear(h.permute(0, 2, 3, 1).flatten(1), weight, self.fc.bias)

@@ -157,52 +157,32 @@ class HealthConfig:
 
     # ------------------------------------------------------------------ translation
     # Read from a translation method's evaluation (core/health/translation.py), each eval/
-    # value against its real/ baseline on the untranslated inputs. "Measured" here: the
-    # embedded cyclegan task (recipes/cyclegan_mnist_strokes.yaml, 3 epochs on 1,000 digits
-    # a domain, 500 test digits each way, seeds 0 and 1, both directions, every epoch) and
-    # its induced failures in bench/health_suite.py; stargan's recipe evaluated every epoch
-    # (seed 0, twice: 4 epochs, and the suite's 3). Judged after eval_grace evaluations, like
-    # the mode-collapse checks: stargan's first evaluation keeps half of its class ratio
-    # (0.50-0.57), its third 0.82-0.85.
+    # value against its real/ baseline on the untranslated inputs; judged after eval_grace
+    # evaluations, like the mode-collapse checks. Each threshold was set from healthy and
+    # induced-failure runs of the shipped translation recipes: the figures are in
+    # docs/health.md, "How the thresholds were set".
     #
     # eval/spread (RMS distance of the translations from their mean image) below
     # spread_ratio_min x real/spread (the inputs'): FAILED, the generator ignores its input.
-    # Measured healthy: ratios of 0.60-1.16, 0.78 and up from the second evaluation (B->A
-    # thins the strokes: less ink, less spread); stargan 0.48, 0.58, 0.63 at its first
-    # three (translations to one target differ less than their inputs); a generator that
-    # outputs one image: 1e-8; stargan without its gradient penalty: 0.05-0.07.
     spread_ratio_min: Optional[float] = limit(
         0.25, ge=0.0, le=1.0, doc="eval/spread below this share of the inputs' real/spread: "
                                   "FAILED (input ignored); null: off")
     # eval/domain (or eval/attr_acc) moved less than translated_min of the way from its
     # baseline real/domain (the untranslated inputs judged in the target domain) to 1:
-    # WARNING, nothing is translated. Measured healthy: cyclegan moved 0.96-1.00 of the way
-    # at every evaluation; stargan's eval/attr_acc 0.41-0.44 at its first evaluation,
-    # 0.66-0.68 at its third; its per-set eval/attr_acc_styles, whose inputs already read as
-    # 1 target in 4, is the closest: 0.05-0.10, 0.31-0.35, 0.36-0.42 at its first three
-    # (1.4x the threshold at the first judged), 0.44 at its fourth. The identity generator
-    # of bench/health_suite.py (the adversarial terms x 1e-3, lambda_identity 100): 1.00,
-    # 0.53, 0.10 (B->A, epochs 1-3); the frozen discriminators (lr_d 0): 0.09, 0.01, 0 (A->B).
+    # WARNING, nothing is translated.
     translated_min: Optional[float] = limit(
         0.25, ge=0.0, le=1.0, doc="eval/domain moved less than this share of the way from "
                                   "the untranslated inputs' real/domain to 1: WARNING "
                                   "(nothing translated); null: off")
     # eval/class_kept below class_kept_ratio_min x real/class_kept (the class evaluator's
-    # accuracy on the untranslated inputs): WARNING, the content is lost. Measured healthy:
-    # cyclegan 0.85-1.00 (0.98 and up from the second evaluation), stargan 0.50-0.57,
-    # 0.71-0.76, 0.82-0.85, 0.88 at its first four; one output for every input: 0.10;
-    # stargan without its gradient penalty: 0.08-0.11; without its identity term, the cipher of
-    # docs/stargan_vs_cyclegan.md (a 6 drawn as a 5 that cycles back to a 6): 0.16 / 0.975
-    # = 0.17 (bench/README.md).
+    # accuracy on the untranslated inputs): WARNING, the content is lost.
     class_kept_ratio_min: Optional[float] = limit(
         0.5, ge=0.0, le=1.0, doc="eval/class_kept below this share of the untranslated "
                                  "inputs' real/class_kept: WARNING (content lost); null: off")
     # eval/cycle_l1 below cycle_ratio_max x real/cycle_l1 (the L1 distance between two
     # different inputs: the error of a cycle that brings nothing of its source back) while
     # eval/domain (or eval/attr_acc) is below cycle_domain_max: WARNING, the cycle is kept
-    # without translating (Chu et al. 2017). Measured healthy: cycle ratios 0.16-0.56, with
-    # eval/domain 0.96-1.00 (never poor); the identity generator: 0.16 with eval/domain 0.11
-    # (B->A, epoch 3); one output for every input: ratio 2.3-3.5, no cycle at all.
+    # without translating (Chu et al. 2017).
     cycle_ratio_max: Optional[float] = limit(
         0.5, gt=0.0, doc="eval/cycle_l1 below this share of real/cycle_l1 while ...; null: off")
     cycle_domain_max: float = limit(
@@ -210,21 +190,17 @@ class HealthConfig:
                                  "translation)")
     # eval/class_spread (the translations' spread within each class) below
     # class_spread_ratio_min x real/class_spread (the target domain's own, per class):
-    # WARNING, every input of a class comes out alike. Measured healthy: 0.66-0.96, 0.86 and
-    # up from the second evaluation; one output for every input: 1e-8; the frozen
-    # discriminators (lr_d 0): 0.21-0.31 (B->A).
+    # WARNING, every input of a class comes out alike.
     class_spread_ratio_min: Optional[float] = limit(
         0.5, ge=0.0, le=1.0, doc="eval/class_spread below this share of the target domain's "
                                  "real/class_spread: WARNING (collapse within a domain); "
                                  "null: off")
 
     # ------------------------------------------------------------------ wasserstein critics
-    # Read from train_step's signals (core/health/wasserstein.py; stargan and the WGAN-GP
-    # example report them under these names). "Measured" here, on windows of 200 steps:
-    # stargan's recipe (32x32 RGB; 1,000 steps, seed 0; and 500 with lambda_cls 0, healthy
-    # as a critic) and the example's wgan_gp_mnist.yaml (28x28 grey, 945 steps, seed 0);
-    # failing: both without the penalty (lambda_gp 0), stargan with d_lr 1e-2 (50x) and
-    # with lambda_cls 0.
+    # Read from train_step's signals (core/health/wasserstein.py), under the names below,
+    # for any method with a Wasserstein critic. Each threshold was set from healthy and
+    # induced-failure runs of critics on 32x32 RGB and 28x28 grey images (windows of 200
+    # steps): the figures are in docs/health.md, "How the thresholds were set".
     w_key: str = limit("w_distance", doc="the critic's Wasserstein estimate, mean D(x) - "
                                          "mean D(G(z)), in train_step's values")
     w_bound_key: str = limit("w_bound", doc="the mean L2 distance between the real and "
@@ -235,28 +211,19 @@ class HealthConfig:
     # above w_ratio_max: FAILED. w_bound is the mean L2 distance between the real and
     # generated images the critic compared; a 1-Lipschitz critic's estimate cannot exceed it,
     # and the penalty holds the gradient norm near 1 on the segments between them, so a
-    # healthy ratio stays near or under 1 whatever the image size. Measured healthy window
-    # medians: stargan 0.01-0.04 (an estimate of ~0.6 against images ~25 apart), wgan_gp
-    # 0.83-1.55 (the penalty holds the norm near 1 only softly: E[(||grad|| - 1)^2] is
-    # 0.4-0.8 there); without the penalty (lambda_gp 0):
-    # stargan 6.0-9.2 from the first window on, wgan_gp past 3 at step 252 and 109 by step
-    # 945 (the estimate in the thousands against images ~23 apart). 3 is twice the largest
-    # healthy median.
+    # healthy ratio stays near or under 1 whatever the image size. 3 is twice the largest
+    # healthy window median measured.
     w_ratio_max: Optional[float] = limit(
         3.0, gt=0.0, doc="median |w_distance| / w_bound of a window above this: FAILED "
                          "(critic diverging); null: off")
     # The penalty's share of penalty + |estimate| (window medians) above gp_share_max:
-    # WARNING. Measured healthy: stargan 0.05-0.11, wgan_gp 0.15-0.20; the critic's
-    # learning rate 50x (stargan d_lr 1e-2): 0.91-1.00 (the penalty in the hundreds, the
-    # estimate under 3).
+    # WARNING.
     gp_share_max: Optional[float] = limit(
         0.5, gt=0.0, lt=1.0, doc="median gp over median gp + median |w_distance| of a window "
                                  "above this: WARNING (penalty dominates); null: off")
     # G's classification loss: after g_cls_steps steps its window mean still above
-    # (1 - g_cls_drop) x its first window's: WARNING. Measured healthy (stargan, 2e-4): 36%
-    # below the first window's mean 300 steps on, 69% 400 steps on, 97% at 1,000; with
-    # lambda_cls 0 (G never asked to classify): 0% at 400. A run at half the recipe's rates
-    # learns more slowly: set g_cls_steps higher for slow schedules.
+    # (1 - g_cls_drop) x its first window's: WARNING. A slow schedule learns to classify
+    # more slowly: set g_cls_steps higher for it.
     g_cls_drop: Optional[float] = limit(
         0.25, gt=0.0, lt=1.0, doc="g_cls must have fallen by this share of its first window's "
                                   "mean ...; null: off")

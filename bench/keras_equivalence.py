@@ -28,16 +28,19 @@ from tensorflow.keras import layers
 
 TARGET = 1e-5
 SLOPE = 0.3
-NETWORKS = Path(__file__).resolve().parents[1] / "plugins" / "dcgan" / "networks.py"
+PLUGIN = Path(__file__).resolve().parents[1] / "plugins" / "dcgan"
 
 
 def load_networks() -> ModuleType:
-    """Import plugins/dcgan/networks.py by path, without installing the project."""
-    spec = importlib.util.spec_from_file_location("dcgan_networks", NETWORKS)
+    """Import plugins/dcgan/networks.py (and its sibling modules) by path, without
+    installing the project."""
+    spec = importlib.util.spec_from_file_location(
+        "dcgan_plugin", PLUGIN / "__init__.py", submodule_search_locations=[str(PLUGIN)])
     assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    package = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = package
+    spec.loader.exec_module(package)
+    return importlib.import_module(f"{spec.name}.networks")
 
 
 def leaky() -> layers.Layer:

@@ -11,7 +11,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ganrun_plugins.dcgan.networks import Discriminator, Generator, LeakyReLUDropout
+from ganrun_plugins.dcgan.dropout import LeakyReLUDropout
+from ganrun_plugins.dcgan.networks import Discriminator, Generator
 from tests import dcgan_reference_networks as reference
 
 TOL = 1e-5  # keras_equivalence.py's bound
@@ -111,26 +112,64 @@ def test_layers_computed_rotated_are_the_layers(size):
     assert SamePadConv(1, 1, 2)(torch.zeros(1, 1, 28, 28)).shape[-1] == 14
 
 
-def test_the_dropout_draw_is_reproducible_uniform_and_laid_out_like_its_input(monkeypatch):
-    from ganrun_plugins.dcgan import networks
+def test_the_dropout_mask_is_reproducible_scaled_and_laid_out_like_its_input():
+    from ganrun_plugins.dcgan.dropout import scaled_keep_mask
 
-    monkeypatch.setattr(networks, "FAST_DRAW", 1000)  # SFC64 and split even for a small draw
-    monkeypatch.setattr(networks, "PARALLEL_DRAW", 1000)
-    x = torch.randn(8, 16, 10, 10).contiguous(memory_format=torch.channels_last)
-    for threads in (3, 1):
-        monkeypatch.setattr(torch, "get_num_threads", lambda: threads)
+    for dtype in (torch.float32, torch.bfloat16, torch.float64):
+        x = torch.randn(8, 16, 10, 10, dtype=dtype).contiguous(memory_format=torch.channels_last)
         torch.manual_seed(5)
-        a = networks.uniform_like(x)
+        a = scaled_keep_mask(x, 0.3)
         torch.manual_seed(5)
-        b = networks.uniform_like(x)
-        assert torch.equal(a, b) and a.is_contiguous(memory_format=torch.channels_last)
-        assert a.shape == x.shape and 0 <= a.min() and a.max() < 1
-        assert abs(a.mean().item() - 0.5) < 0.02
-        assert abs((a < 0.3).float().mean().item() - 0.3) < 0.02
-        assert (a * 2**24).frac().abs().max() == 0  # torch.rand's 24-bit grid of floats
-        assert networks.uniform_like(x.contiguous()).is_contiguous()
-        assert not torch.equal(networks.uniform_like(x), a)  # the global generator moved on
-        if threads > 1:  # each chunk from its own generator, not one sequence repeated
-            flat = a.permute(0, 2, 3, 1).flatten()
-            chunk = x.numel() // threads
-            assert not torch.equal(flat[:chunk], flat[chunk:2 * chunk])
+        assert torch.equal(a, scaled_keep_mask(x, 0.3))
+        assert a.dtype == dtype and a.is_contiguous(memory_format=torch.channels_last)
+        scale = torch.tensor(1 / 0.7, dtype=dtype)
+        assert set(a.unique().tolist()) == {0.0, scale.item()}
+        assert abs((a != 0).double().mean().item() - 0.7) < 0.03
+        assert not torch.equal(scaled_keep_mask(x, 0.3), a)  # the global generator moved on
+        assert scaled_keep_mask(x.contiguous(), 0.3).is_contiguous()
+
+
+def test_the_dropout_mask_keeps_with_the_24_bit_uniforms_probability():
+    """Kept iff a 24-bit uniform integer k reaches T = ceil(rate * 2**24). At a rate whose T
+    is 77.5 * 2**16, k's top byte equals T's on 1/256 of the elements and half of those are
+    kept by the lower 16 bits: were those ties all kept or all dropped, the share kept would
+    be 1/512 = 0.00195 off, ~8 standard deviations of this draw (and the draw is integer
+    arithmetic on a fixed seed, the same on every machine)."""
+    from ganrun_plugins.dcgan.dropout import keep_threshold, scaled_keep_mask
+
+    rate = (77 * 2**16 + 2**15) / 2**24
+    assert keep_threshold(rate) == 77 * 2**16 + 2**15 and keep_threshold(0.3) == 5033165
+    torch.manual_seed(0)
+    kept = (scaled_keep_mask(torch.zeros(4_000_000), rate) != 0).double().mean().item()
+    assert abs(kept - (1 - rate)) < 0.0008
+    assert (scaled_keep_mask(torch.zeros(10_000), 0.0) != 0).all()
+
+
+@pytest.mark.parametrize("stride,padding,output_padding,size,channels", [
+    (2, (2, 2), (1, 1), (14, 14), 1),  # G's last layer, D's first (rotated frame)
+    (2, (1, 1), (0, 0), (7, 7), 3),
+    (1, (2, 2), (0, 0), (7, 7), 2),
+    (2, (2, 1), (1, 0), (7, 8), 1),
+    (3, (1, 2), (2, 1), (5, 6), 4),
+])
+def test_image_convolutions_are_torchs(stride, padding, output_padding, size, channels):
+    """The col2im transposed convolution and the convolution whose input gradient is it give
+    F.conv_transpose2d's and F.conv2d's values and gradients (float64, with biases)."""
+    from ganrun_plugins.dcgan.image_convs import image_conv2d, image_conv_transpose2d
+
+    torch.manual_seed(0)
+    f64 = dict(dtype=torch.float64)
+    x = torch.randn(3, 6, *size, **f64).contiguous(memory_format=torch.channels_last)
+    x.requires_grad_()
+    w = torch.randn(6, channels, 5, 5, **f64, requires_grad=True)
+    b = torch.randn(channels, **f64, requires_grad=True)
+    args = (stride, padding, output_padding)
+    ref, mine = F.conv_transpose2d(x, w, b, *args), image_conv_transpose2d(x, w, b, *args)
+    img = torch.randn(3, channels, ref.shape[-2] + 1, ref.shape[-1], **f64, requires_grad=True)
+    cb = torch.randn(6, **f64, requires_grad=True)
+    conv_ref, conv = F.conv2d(img, w, cb, stride, padding), image_conv2d(img, w, cb, stride, padding)
+    for a, m, inputs in ((ref, mine, (x, w, b)), (conv_ref, conv, (img, w, cb))):
+        assert a.shape == m.shape and (a - m).abs().max() < 1e-12
+        g = torch.randn_like(a)
+        for ga, gm in zip(torch.autograd.grad(a, inputs, g), torch.autograd.grad(m, inputs, g)):
+            assert (ga - gm).abs().max() < 1e-12

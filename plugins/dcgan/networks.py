@@ -27,18 +27,21 @@ Speed (the same mathematics, computed the way the CPU kernels want it; docs/dcga
   the last map;
 * activations and weights are channels-last (NHWC), Keras' own layout: oneDNN's convolutions
   and their backward passes run natively on it, and the Keras reshape/flatten become views;
-* LeakyReLU and Dropout are one autograd function: one uniform draw per element (kept where
-  ``u >= rate``, as ``tf.nn.dropout`` does), one saved factor, one multiply backward.
+* LeakyReLU and Dropout are one autograd function (``dropout.py``): one saved factor, one
+  multiply backward, and a mask drawn from the random bits the keep decision needs;
+* the layers at the image end (D's first convolution, G's last transposed one) take the
+  direction oneDNN computes slowly with one channel as GEMM and col2im (``image_convs.py``).
 """
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from typing import Sequence
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from .dropout import ActivationDropout
+from .image_convs import image_conv2d, image_conv_transpose2d
 
 KERNEL = 5
 
@@ -82,8 +85,8 @@ class SamePadConv(nn.Module):
         pads = [tf_same_padding(n, self.conv.stride[0]) for n in x.shape[-2:]]
         if not all(after - before in (0, 1) for before, after in pads):
             raise ValueError(f"no symmetric padding is TF's on {tuple(x.shape[-2:])}")
-        return F.conv2d(x, rotate(self.conv.weight), self.conv.bias, self.conv.stride,
-                        tuple(after for _, after in pads))
+        return image_conv2d(x, rotate(self.conv.weight), self.conv.bias, self.conv.stride[0],
+                            tuple(after for _, after in pads))
 
 
 class SamePadConvTranspose(nn.Module):
@@ -116,85 +119,8 @@ class SamePadConvTranspose(nn.Module):
         stride 1 TF's padding is symmetric and the layer only needs the rotated kernel.
         """
         output_padding = 0 if self.stride == 1 else 1
-        return F.conv_transpose2d(x, rotate(self.deconv.weight), self.deconv.bias,
-                                  self.stride, 2, output_padding)
-
-
-PARALLEL_DRAW = 1 << 20  # elements from which a dropout draw is split over threads
-FAST_DRAW = 1 << 16  # elements from which a dropout draw comes from SFC64 generators
-_draw_pool: ThreadPoolExecutor | None = None
-
-
-def uniform_like(x: torch.Tensor) -> torch.Tensor:
-    """fp32 ``U[0, 1)`` draws shaped and laid out like ``x``.
-
-    PyTorch's CPU generator is one Mersenne Twister, drawn serially, ~3 ns an element here:
-    at the tutorial's batch of 256 the dropout masks took ~7% of a step. From ``FAST_DRAW``
-    elements on, the draw comes from numpy's SFC64 (Doty-Humphrey's Small Fast Chaotic
-    generator, which passes TestU01's BigCrush), about twice as fast, on the same 24-bit
-    grid of floats (``(u32 >> 8) * 2**-24``, as ``torch.rand``); from ``PARALLEL_DRAW`` on,
-    split into one chunk per intra-op thread filled side by side. Each generator is seeded
-    from torch's global one, so ``torch.manual_seed`` and a resumed run's restored RNG state
-    reproduce the draw.
-    """
-    nhwc = x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last)
-    if x.device.type != "cpu" or x.numel() < FAST_DRAW or not (x.is_contiguous() or nhwc):
-        return torch.rand_like(x, dtype=torch.float32)
-    chunks = min(torch.get_num_threads(), 8) if x.numel() >= PARALLEL_DRAW else 1
-    global _draw_pool
-    if chunks > 1 and (_draw_pool is None or _draw_pool._max_workers < chunks - 1):
-        _draw_pool = ThreadPoolExecutor(chunks - 1, thread_name_prefix="ganrun-dropout")
-    seeds = torch.randint(0, 2**62, (chunks,)).tolist()
-    flat = torch.empty(x.numel(), dtype=torch.float32)
-    parts = [p.numpy() for p in flat.chunk(chunks)]
-    gens = [np.random.Generator(np.random.SFC64(s)) for s in seeds]
-    pending = [_draw_pool.submit(g.random, out=p, dtype=np.float32)
-               for p, g in zip(parts[1:], gens[1:])]
-    gens[0].random(out=parts[0], dtype=np.float32)
-    for f in pending:
-        f.result()
-    if x.is_contiguous():
-        return flat.view(x.shape)
-    n, c, h, w = x.shape
-    return flat.view(n, h, w, c).permute(0, 3, 1, 2)
-
-
-class LeakyReLUDropout(torch.autograd.Function):
-    """``dropout(leaky_relu(x, slope), rate)`` forward and backward through one factor.
-
-    ``f = (u >= rate) / (1 - rate) * (1 if x > 0 else slope)``, one ``u ~ U[0, 1)`` (fp32) per
-    element: Keras' Dropout keeps where the uniform draw is at least the rate. The output is
-    ``x * f`` and the gradient ``grad * f``: one tensor saved, and every pass a vectorised
-    kernel (``f`` is ``leaky_relu_backward`` of the scaled mask).
-    """
-
-    @staticmethod
-    def forward(ctx, x: torch.Tensor, slope: float, rate: float) -> torch.Tensor:
-        mask = uniform_like(x).ge_(rate).mul_(1.0 / (1.0 - rate))
-        factor = torch.ops.aten.leaky_relu_backward(mask.to(x.dtype), x, slope, False)
-        ctx.save_for_backward(factor)
-        return x * factor
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
-        (factor,) = ctx.saved_tensors
-        return grad * factor, None, None
-
-
-class ActivationDropout(nn.Module):
-    """LeakyReLU(slope) then Dropout(rate): fused while training, plain in inference."""
-
-    def __init__(self, slope: float, rate: float):
-        super().__init__()
-        self.slope, self.rate = slope, rate
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.training and self.rate > 0:
-            return LeakyReLUDropout.apply(x, self.slope, self.rate)
-        return F.leaky_relu(x, self.slope)
-
-    def extra_repr(self) -> str:
-        return f"slope={self.slope}, rate={self.rate}"
+        return image_conv_transpose2d(x, rotate(self.deconv.weight), self.deconv.bias,
+                                      self.stride, (2, 2), (output_padding,) * 2)
 
 
 class DenseBatchNorm(nn.BatchNorm1d):

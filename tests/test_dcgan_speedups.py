@@ -127,6 +127,8 @@ def test_the_dropout_mask_is_reproducible_scaled_and_laid_out_like_its_input():
         assert abs((a != 0).double().mean().item() - 0.7) < 0.03
         assert not torch.equal(scaled_keep_mask(x, 0.3), a)  # the global generator moved on
         assert scaled_keep_mask(x.contiguous(), 0.3).is_contiguous()
+        strided = scaled_keep_mask(x[:, :, ::2], 0.3)  # no flat layout: torch's own draw
+        assert strided.shape == x[:, :, ::2].shape and set(strided.unique().tolist()) <= {0.0, scale.item()}
 
 
 def test_the_dropout_mask_keeps_with_the_24_bit_uniforms_probability():

@@ -32,16 +32,17 @@ def scaled_keep_mask(x: torch.Tensor, rate: float) -> torch.Tensor:
     ``k >= T`` unless they equal ``T``'s (one element in 256), and only those elements draw
     ``k``'s lower 16 bits. That is the same Bernoulli draw per element, from a byte instead of
     four, and no float is made: the mask is written as the bit pattern of the scale in
-    ``x``'s dtype times the keep flag. At the tutorial's batch, mask and scale took ~8 ms a
-    layer from fp32 uniforms (~3 ms of them numpy's, ~3 ns an element from PyTorch's serial
-    Mersenne Twister), ~2.5-3 ms so. The bits come from numpy's SFC64 (Doty-Humphrey's Small
-    Fast Chaotic generator, which passes TestU01's BigCrush), seeded from torch's global
-    generator: ``torch.manual_seed`` and a resumed run's restored RNG state reproduce it.
+    ``x``'s dtype times the keep flag. For D's first layer at the tutorial's batch
+    (256x64x14x14) the scaled mask took ~8 ms from fp32 uniforms (themselves numpy's,
+    split over two threads: PyTorch's serial Mersenne Twister was slower still), ~2.5-3 ms
+    so. The bits come from numpy's SFC64 (Doty-Humphrey's Small Fast Chaotic generator,
+    which passes TestU01's BigCrush), seeded from torch's global generator:
+    ``torch.manual_seed`` and a resumed run's restored RNG state reproduce it.
     """
     scale = 1.0 / (1.0 - rate)
     nhwc = x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last)
     if x.device.type != "cpu" or x.dtype not in _BITS or not (x.is_contiguous() or nhwc):
-        return torch.rand_like(x, dtype=torch.float32).ge_(rate).mul_(scale).to(x.dtype)
+        return torch.rand_like(x, dtype=torch.float32).ge_(rate).to(x.dtype).mul_(scale)
     n = x.numel()
     high, low = divmod(keep_threshold(rate), 1 << 16)
     gen = np.random.Generator(np.random.SFC64(int(torch.randint(0, 2**62, ()))))

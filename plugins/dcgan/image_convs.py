@@ -41,8 +41,8 @@ def col2im_conv_transpose(x: torch.Tensor, weight: torch.Tensor, stride: int, pa
     out_w = (w - 1) * stride - 2 * pad_w + k + extra_w
     reach = -(-k // stride)  # rows of a phase a kernel's taps reach beyond the input's
     col = x.permute(0, 2, 3, 1).reshape(n * h * w, c) @ weight.permute(0, 2, 3, 1).reshape(c, k * k * o)
-    col = col.view(n, h, w, k, k, o)
     acc = torch.promote_types(x.dtype, torch.float32)  # bf16 taps summed in fp32
+    col = col.to(acc).view(n, h, w, k, k, o)
     full = x.new_zeros(n, h + reach, stride, w + reach, stride, o, dtype=acc)
     for kh in range(k):
         a, ph = divmod(kh, stride)

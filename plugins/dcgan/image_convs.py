@@ -19,8 +19,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-FEW_CHANNELS = 4  # image channels up to which the GEMM-and-col2im path is taken
-
+FEW_CHANNELS = 4  # image channels up to which the GEMM-and-col2im path is taken (square kernels)
 
 Pair = tuple[int, int]
 
@@ -40,7 +39,8 @@ def col2im_conv_transpose(x: torch.Tensor, weight: torch.Tensor, stride: int, pa
     out_h = (h - 1) * stride - 2 * pad_h + k + extra_h
     out_w = (w - 1) * stride - 2 * pad_w + k + extra_w
     reach = -(-k // stride)  # rows of a phase a kernel's taps reach beyond the input's
-    col = x.permute(0, 2, 3, 1).reshape(n * h * w, c) @ weight.permute(0, 2, 3, 1).reshape(c, k * k * o)
+    taps = weight.permute(0, 2, 3, 1).reshape(c, k * k * o)
+    col = x.permute(0, 2, 3, 1).reshape(n * h * w, c) @ taps
     acc = torch.promote_types(x.dtype, torch.float32)  # bf16 taps summed in fp32
     col = col.to(acc).view(n, h, w, k, k, o)
     full = x.new_zeros(n, h + reach, stride, w + reach, stride, o, dtype=acc)
@@ -88,12 +88,13 @@ class _ImageConv(torch.autograd.Function):
         stride, padding, has_bias = ctx.conf
         grad = grad.contiguous(memory_format=torch.channels_last)
         gx = None
-        if ctx.needs_input_grad[0]:  # the rows and columns of x no output window reaches
+        if ctx.needs_input_grad[0]:  # extra: the rows and columns of x no output window reaches
             extra = tuple(size - ((out - 1) * stride - 2 * pad + weight.shape[-1])
                           for size, out, pad in zip(x.shape[-2:], grad.shape[-2:], padding))
             gx = col2im_conv_transpose(grad, weight, stride, padding, extra)
+        needs = ctx.needs_input_grad
         _, gw, gb = _conv_grads(grad, x, weight, has_bias, stride, padding, False, (0, 0),
-                                (False, ctx.needs_input_grad[1], has_bias and ctx.needs_input_grad[2]))
+                                (False, needs[1], has_bias and needs[2]))
         return gx, gw, gb, None, None
 
 
@@ -122,7 +123,8 @@ def image_conv2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | Non
                  stride: int, padding: Pair) -> torch.Tensor:
     """``F.conv2d(x, weight, bias, stride, padding)``; on CPU, from an image of up to
     ``FEW_CHANNELS`` channels, with the input gradient by col2im. ``padding``: (rows, cols)."""
-    if x.device.type != "cpu" or x.shape[1] > FEW_CHANNELS or not torch.is_grad_enabled():
+    if (x.device.type != "cpu" or x.shape[1] > FEW_CHANNELS or not torch.is_grad_enabled()
+            or weight.shape[-1] != weight.shape[-2]):
         return F.conv2d(x, weight, bias, stride, padding)
     x, weight = _compute_dtype(x, weight)
     if bias is not None:
@@ -134,7 +136,8 @@ def image_conv_transpose2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Te
                            stride: int, padding: Pair, output_padding: Pair) -> torch.Tensor:
     """``F.conv_transpose2d(x, weight, bias, stride, padding, output_padding)``; on CPU, to
     an image of up to ``FEW_CHANNELS`` channels, by GEMM and col2im. Pairs: (rows, cols)."""
-    if x.device.type != "cpu" or weight.shape[1] > FEW_CHANNELS:
+    if (x.device.type != "cpu" or weight.shape[1] > FEW_CHANNELS
+            or weight.shape[-1] != weight.shape[-2]):
         return F.conv_transpose2d(x, weight, bias, stride, padding, output_padding)
     x, weight = _compute_dtype(x, weight)
     if bias is not None:

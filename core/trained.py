@@ -6,8 +6,8 @@
     samples = gan.sample(16, seed=0)                       # MLflow run id or models:/NAME/V
     samples.images                                         # 16 x 1 x 28 x 28 in [-1, 1]
 
-    cyclegan = load("runs/cyclegan_mnist_strokes/...")
-    thick = cyclegan.translate(images, to="AtoB")          # N x C x H x W in [-1, 1]
+    translator = load("runs/RECIPE/RUN")                   # a method that translates images
+    out = translator.translate(images, to="AtoB")          # N x C x H x W in [-1, 1]
 
 The same code paths as ``ganrun sample`` and ``ganrun translate``: the network is rebuilt
 from the recipe saved in the file by the method's plugin, and no code is unpickled.

@@ -2,7 +2,7 @@
 
 They read ``eval/*`` values a translation method's evaluation reports, each beside its
 ``real/*`` baseline: the same measure on the untranslated inputs. A name may carry a suffix
-(the direction, ``_AB`` / ``_BA`` for cyclegan; none for stargan), and ``eval/NAME<suffix>``
+(a direction such as ``_AB`` / ``_BA``, or none), and ``eval/NAME<suffix>``
 is judged against ``real/NAME<suffix>``, each suffix in its own episode. A method that does
 not report a name is not judged on it. The names (docs/health.md, "Translation"):
 
